@@ -1,0 +1,10 @@
+"""sk_ieg: neural networks that stay accurate when most training labels are wrong.
+
+An implementation of IEG (Zhang et al., "Distilling Effective Supervision from
+Severe Label Noise", CVPR 2020) as a scikit-learn compatible skorch estimator.
+"""
+
+from sk_ieg.estimator import IEGClassifier
+
+__all__ = ["IEGClassifier", "__version__"]
+__version__ = "0.1.0"

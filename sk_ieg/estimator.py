@@ -1,0 +1,716 @@
+"""IEGClassifier: the IEG method as a skorch ``NeuralNetClassifier``.
+
+This module holds only the estimator: input validation, devices, the optimizer,
+the learning-rate schedule, the weight average and per-row bookkeeping. The
+mathematics lives in pure functions (:mod:`sk_ieg.step`, :mod:`sk_ieg.meta`,
+:mod:`sk_ieg.losses`, :mod:`sk_ieg.augment`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import torch
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import column_or_1d, validate_data
+from skorch import NeuralNetClassifier
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+from torch.func import functional_call
+
+from sk_ieg import augment
+from sk_ieg.data import IndexedDataset, ProbeSampler
+from sk_ieg.meta import META_GRADIENT_METHODS
+from sk_ieg.models import MLP, ResNetSmall
+from sk_ieg.schedule import cosine_restarts
+from sk_ieg.step import IEGConfig, ieg_objective
+
+__all__ = ["IEGClassifier"]
+
+_POLICIES = ("autoaugment", "randaugment", None)
+_AUGMENTATIONS = ("auto", "tabular", "image", "none")
+
+
+@dataclass
+class _FitState:
+    """Run-time state of one fit (kept after fit for ``partial_fit``)."""
+
+    given: np.ndarray
+    X_probe: torch.Tensor
+    y_probe: torch.Tensor
+    probe_sampler: ProbeSampler
+    generator: torch.Generator
+    loader_generator: torch.Generator
+    view_stats: dict
+    n_rows: int
+    steps_per_epoch: int
+    total_steps: int
+    base_lrs: list
+    step: int = 0
+    weight_avg: torch.Tensor | None = None
+    keep_avg: torch.Tensor | None = None
+    guess_avg: torch.Tensor | None = None
+    visits: torch.Tensor | None = None
+    ema: dict | None = None
+    epoch_sums: dict = field(default_factory=dict)
+
+
+class IEGClassifier(NeuralNetClassifier):
+    """Neural network classifier trained with IEG on noisy labels.
+
+    IEG (Zhang et al., CVPR 2020) trains on a large set of rows with noisy labels
+    and a small trusted ("probe") set with verified labels. At every step it
+    makes augmented views of the batch, guesses labels from them, and uses the
+    exact meta-gradient of the probe loss after a virtual SGD step to decide, for
+    every row, how much to trust it (exemplar weight ``omega*``) and whether to
+    keep its given label or replace it by the guess (``lambda*``). The final
+    loss adds mixup anchored on the probe rows and a consistency term between
+    weak and strong views.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, default=None
+        Any module mapping a batch of inputs to logits. ``None`` builds a default
+        from the data: :class:`~sk_ieg.models.MLP` for 2-D ``X``,
+        :class:`~sk_ieg.models.ResNetSmall` for 4-D ``X`` (N, C, H, W); pass its
+        options as ``module__hidden_units=(512,)`` etc.
+    n_views : int, default=2
+        ``K``, views per noisy row: one weak and ``K - 1`` strong (paper: 2).
+    temperature : float, default=0.5
+        ``tau``, sharpening temperature of the guessed labels (eq. 3).
+    given_label_weight : float, default=0.9
+        ``lambda_0``, the given label's share in the soft target
+        ``t = lambda y + (1 - lambda) g`` at which the meta-gradient is taken.
+    meta_lr : float, default=0.1
+        ``a``, the step size of the virtual SGD step (fixed; the authors' code).
+    meta_gradient : {"jvp", "finite_difference", "double_backward"}, default="jvp"
+        How the meta-gradient is computed. ``"jvp"`` is exact and costs one
+        forward-mode pass; ``"double_backward"`` is the exact reference
+        (slower); ``"finite_difference"`` approximates the JVP with one extra
+        forward, for modules without forward-mode AD support.
+    relabel : bool, default=True
+        Re-labeling with ``lambda*`` (eq. 6-7). Off: the given labels are the
+        targets and ``corrected_labels_`` equals the given labels.
+    reweight : bool, default=True
+        Exemplar re-weighting with ``omega*`` (eq. 5). Off: uniform weights.
+        ``relabel=False, mixup=False, consistency_weight=0, policy=None`` is L2R
+        (the paper's ablation M-1).
+    mixup : bool, default=True
+        Probe-anchored mixup over the pool [probe, weak views, strong views]
+        (eq. 9), with ``m = max(b, 1 - b)``, ``b ~ Beta(0.5, 0.5)``.
+    probe_mixup_weight : float, default=1.0
+        Weight of the mixup loss on rows whose first element is a probe row
+        (``L_beta_p``).
+    mixup_weight : float, default=1.0
+        ``p``, weight of the mixup loss on the other rows (``L_beta_u``;
+        paper: 5 on CIFAR, 4 on WebVision).
+    consistency_weight : float, default=1.0
+        ``k``, weight of ``KL(weak || strong)`` (eq. 4; paper: 20 on CIFAR, 3.5
+        on Clothing1M). 0 turns the consistency loss off.
+    augmentation : {"auto", "tabular", "image", "none"} or callable, default="auto"
+        How views are made. ``"auto"``: ``"image"`` for 4-D ``X``, otherwise
+        ``"tabular"``. A callable ``f(x, *, strong, generator)`` returning a
+        tensor of the same shape replaces the built-in views.
+    policy : {"randaugment", "autoaugment", None}, default="randaugment"
+        Images only: torchvision policy in strong views (None: off).
+    hflip : bool, default=True
+        Images only: random horizontal flips in both views (turn off for digits
+        and text).
+    crop_padding : int, default=None
+        Images only: pixels of the random pad-and-crop; None: ``H / 8``
+        (4 for 32x32, as in the paper).
+    cutout_size : int, default=None
+        Images only: side of the Cutout square in strong views; None: ``H / 2``
+        (16 for 32x32, as in the paper); 0 turns it off.
+    weak_jitter : float, default=0.05
+        Tabular only: Gaussian noise of the weak view, in units of each
+        feature's standard deviation.
+    strong_jitter : float, default=0.2
+        Tabular only: Gaussian noise of the strong views, likewise.
+    strong_mask_prob : float, default=0.2
+        Tabular only: probability that a strong view replaces a feature by the
+        feature's mean (the tabular analogue of Cutout).
+    probe_batch_size : int, default=None
+        Probe rows per step, drawn class-balanced and cycling through the
+        trusted set; None: ``batch_size`` (the authors' code).
+    lr_schedule : {"cosine_restarts", "constant"}, default="cosine_restarts"
+        Cosine decay with warm restarts: the first cycle lasts
+        ``first_cycle_epochs``, each next one 1.5x longer with a 0.9x lower peak;
+        the last cycle is cut to end at ``max_epochs`` so training ends at the
+        lowest learning rate.
+    first_cycle_epochs : float, default=1.0
+    ema_decay : float or None, default=0.999
+        Exponential moving average of the weights used for prediction, with the
+        usual warm-up ``min(decay, (1 + t) / (10 + t))`` at step ``t``. None: off.
+    statistics_decay : float, default=0.9
+        Per-row decay of the running averages behind ``sample_weights_`` and
+        ``corrected_labels_`` (one update per epoch a row is seen).
+    random_state : int, RandomState instance or None, default=None
+        Drives every random choice: module initialisation, shuffling, probe
+        batches, views, mixup and dropout. The global RNGs are not touched.
+    lr : float, default=0.1
+        Peak learning rate of SGD (momentum 0.9 and weight decay 5e-4 by default,
+        as ``optimizer__momentum`` and ``optimizer__weight_decay``).
+    max_epochs : int, default=100
+    batch_size : int, default=128
+    criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
+        Used for validation loss and ``predict_proba``'s softmax only; the
+        training loss is IEG's.
+    train_split : callable or None, default=None
+        Internal validation split (on noisy labels, so of little use; rather
+        score on trusted rows).
+    **kwargs
+        Other :class:`skorch.NeuralNetClassifier` parameters (``device``,
+        ``verbose``, ``callbacks``, ``optimizer__*``, ``module__*``, ...).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, in the user's label space.
+    n_features_in_ : int
+        Number of features (for images: channels) seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit; only when ``X`` has string column names.
+    sample_weights_ : ndarray of shape (n_noisy,)
+        Exemplar weight of every noisy row: per step ``B * omega*_i`` (1 for a
+        uniform weighting), averaged over the epochs the row was seen with decay
+        ``statistics_decay``, then scaled so the mean over rows is 1. Low values
+        mark rows whose label the trusted set disagrees with.
+    corrected_labels_ : ndarray of shape (n_noisy,)
+        The given label where the meta step mostly kept it (running average of
+        ``lambda*`` >= 0.5), otherwise the argmax of the running average of the
+        guessed labels; in the user's label space.
+    relabel_scores_ : ndarray of shape (n_noisy,)
+        Running average of ``lambda*``: 1 = the given label was always kept.
+    module_ : torch.nn.Module
+        The trained network (the raw weights; predictions use the weight average
+        when ``ema_decay`` is set).
+    history_ : skorch.History
+        Per epoch: ``train_loss``, ``probe_loss``, ``relabeled`` (share of rows
+        with ``lambda* = 0``), ``lr``, ``dur``.
+
+    See Also
+    --------
+    skorch.NeuralNetClassifier : the base class.
+    sklearn.semi_supervised.SelfTrainingClassifier : per-sample results alike.
+
+    Notes
+    -----
+    Cost per step with the defaults (K=2): forwards of the weak, strong, probe
+    (at the virtual parameters) and mixup (3B rows) batches, one JVP, and three
+    backwards (virtual loss, probe loss, final loss).
+
+    References
+    ----------
+    Zhang, Zhang, Arik, Lee, Pfister. "Distilling Effective Supervision from
+    Severe Label Noise". CVPR 2020.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sk_ieg import IEGClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = (X / 16).astype("float32")
+    >>> clf = IEGClassifier(max_epochs=2, verbose=0, random_state=0)
+    >>> clf = clf.fit(X[100:], y[100:], X_trusted=X[:100], y_trusted=y[:100])
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    """
+
+    # The run-time state holds tensors: pickle it through skorch's device-aware path.
+    cuda_dependent_attributes_ = ["ieg_state_"]
+
+    def __init__(
+        self,
+        module=None,
+        *args,
+        criterion=torch.nn.CrossEntropyLoss,
+        train_split=None,
+        lr=0.1,
+        max_epochs=100,
+        batch_size=128,
+        n_views=2,
+        temperature=0.5,
+        given_label_weight=0.9,
+        meta_lr=0.1,
+        meta_gradient="jvp",
+        relabel=True,
+        reweight=True,
+        mixup=True,
+        probe_mixup_weight=1.0,
+        mixup_weight=1.0,
+        consistency_weight=1.0,
+        augmentation="auto",
+        policy="randaugment",
+        hflip=True,
+        crop_padding=None,
+        cutout_size=None,
+        weak_jitter=0.05,
+        strong_jitter=0.2,
+        strong_mask_prob=0.2,
+        probe_batch_size=None,
+        lr_schedule="cosine_restarts",
+        first_cycle_epochs=1.0,
+        ema_decay=0.999,
+        statistics_decay=0.9,
+        random_state=None,
+        **kwargs,
+    ):
+        kwargs.setdefault("optimizer__momentum", 0.9)
+        kwargs.setdefault("optimizer__weight_decay", 5e-4)
+        super().__init__(module, *args, criterion=criterion, train_split=train_split, lr=lr,
+                         max_epochs=max_epochs, batch_size=batch_size, **kwargs)
+        self.n_views = n_views
+        self.temperature = temperature
+        self.given_label_weight = given_label_weight
+        self.meta_lr = meta_lr
+        self.meta_gradient = meta_gradient
+        self.relabel = relabel
+        self.reweight = reweight
+        self.mixup = mixup
+        self.probe_mixup_weight = probe_mixup_weight
+        self.mixup_weight = mixup_weight
+        self.consistency_weight = consistency_weight
+        self.augmentation = augmentation
+        self.policy = policy
+        self.hflip = hflip
+        self.crop_padding = crop_padding
+        self.cutout_size = cutout_size
+        self.weak_jitter = weak_jitter
+        self.strong_jitter = strong_jitter
+        self.strong_mask_prob = strong_mask_prob
+        self.probe_batch_size = probe_batch_size
+        self.lr_schedule = lr_schedule
+        self.first_cycle_epochs = first_cycle_epochs
+        self.ema_decay = ema_decay
+        self.statistics_decay = statistics_decay
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ checks
+    def _check_ieg_params(self):
+        def positive_int(name):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+
+        def number(name, lo, hi, lo_open=False, hi_open=False, allow_none=False):
+            v = getattr(self, name)
+            if v is None and allow_none:
+                return
+            bad = not isinstance(v, numbers.Real) or isinstance(v, bool) or math.isnan(v)
+            if not bad:
+                bad = (v < lo or (lo_open and v == lo) or v > hi or (hi_open and v == hi))
+            if bad:
+                rng = f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+                raise ValueError(f"{name} must be in {rng}, got {v!r}")
+
+        inf = math.inf
+        positive_int("n_views")
+        positive_int("max_epochs")
+        positive_int("batch_size")
+        if self.probe_batch_size is not None:
+            positive_int("probe_batch_size")
+        number("temperature", 0, inf, lo_open=True)
+        number("given_label_weight", 0, 1)
+        number("meta_lr", 0, inf, lo_open=True)
+        number("probe_mixup_weight", 0, inf)
+        number("mixup_weight", 0, inf)
+        number("consistency_weight", 0, inf)
+        number("weak_jitter", 0, inf)
+        number("strong_jitter", 0, inf)
+        number("strong_mask_prob", 0, 1)
+        number("first_cycle_epochs", 0, inf, lo_open=True)
+        number("ema_decay", 0, 1, hi_open=True, allow_none=True)
+        number("statistics_decay", 0, 1, hi_open=True)
+        if self.meta_gradient not in META_GRADIENT_METHODS:
+            raise ValueError(f"meta_gradient must be one of {META_GRADIENT_METHODS}, "
+                             f"got {self.meta_gradient!r}")
+        if self.policy not in _POLICIES:
+            raise ValueError(f"policy must be one of {_POLICIES}, got {self.policy!r}")
+        if not (callable(self.augmentation) or self.augmentation in _AUGMENTATIONS):
+            raise ValueError(f"augmentation must be one of {_AUGMENTATIONS} or a callable, "
+                             f"got {self.augmentation!r}")
+        if self.lr_schedule not in ("cosine_restarts", "constant"):
+            raise ValueError("lr_schedule must be 'cosine_restarts' or 'constant', "
+                             f"got {self.lr_schedule!r}")
+        for name in ("relabel", "reweight", "mixup", "hflip"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        for name in ("crop_padding", "cutout_size"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, numbers.Integral) or v < 0):
+                raise ValueError(f"{name} must be None or an integer >= 0, got {v!r}")
+
+    def _validate_X(self, X, *, reset, what="X"):
+        try:
+            X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32,
+                              ensure_all_finite=True, ensure_min_samples=1)
+        except ValueError as exc:
+            raise ValueError(f"{what}: {exc}") from exc
+        if X.ndim not in (2, 4) and self.module is None:
+            raise ValueError(f"{what} must be 2-D (n_samples, n_features) or 4-D images "
+                             f"(n_samples, C, H, W) for the default module, got shape {X.shape}")
+        if not reset and X.shape[1:] != tuple(self.input_shape_):
+            raise ValueError(f"{what} has rows of shape {X.shape[1:]}, but {type(self).__name__} "
+                             f"was fitted with rows of shape {tuple(self.input_shape_)}")
+        return X
+
+    @staticmethod
+    def _validate_y(y, n, what):
+        if y is None:
+            raise ValueError(f"{what} is required")
+        y = column_or_1d(np.asarray(y, dtype=object if np.asarray(y).dtype.kind in "OUS" else None),
+                         warn=True)
+        if len(y) != n:
+            raise ValueError(f"{what} has {len(y)} labels but there are {n} rows")
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise ValueError(f"{what} contains NaN or infinity")
+        if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and math.isnan(v))
+                                       for v in y):
+            raise ValueError(f"{what} contains missing labels (None or NaN)")
+        return y
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X, y, X_trusted=None, y_trusted=None, **fit_params):
+        """Fit the network with IEG on noisy rows and trusted rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_noisy, n_features) or (n_noisy, C, H, W)
+            Rows whose labels may be wrong.
+        y : array-like of shape (n_noisy,)
+            Their given labels (any hashable type: ints, strings, ...).
+        X_trusted : array-like of shape (n_trusted, ...)
+            Rows with verified labels (the probe set), same row shape as ``X``.
+        y_trusted : array-like of shape (n_trusted,)
+            Their verified labels.
+        **fit_params
+            Passed on to :meth:`skorch.NeuralNet.fit`.
+
+        Returns
+        -------
+        self : IEGClassifier
+        """
+        self._check_ieg_params()
+        if X_trusted is None and y_trusted is not None:
+            raise ValueError("y_trusted was given without X_trusted")
+        if X_trusted is not None and y_trusted is None:
+            raise ValueError("X_trusted was given without y_trusted")
+        if X_trusted is None:
+            raise ValueError("IEG needs trusted rows: pass X_trusted and y_trusted "
+                             "(a few verified labels per class, e.g. 10)")
+        if fit_params:
+            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
+        X = self._validate_X(X, reset=True)
+        self.input_shape_ = X.shape[1:]
+        y = self._validate_y(y, len(X), "y")
+        if hasattr(X_trusted, "__len__") and len(X_trusted) == 0:
+            raise ValueError("the trusted set is empty: X_trusted has 0 rows")
+        X_trusted = self._validate_X(X_trusted, reset=False, what="X_trusted")
+        y_trusted = self._validate_y(y_trusted, len(X_trusted), "y_trusted")
+
+        encoder = LabelEncoder()
+        try:
+            encoder.fit(np.concatenate([y, y_trusted]))
+        except TypeError as exc:
+            raise ValueError(f"labels of mixed types cannot be ordered: {exc}") from exc
+        if len(encoder.classes_) < 2:
+            raise ValueError(f"IEG needs at least 2 classes, got {list(encoder.classes_)}")
+        self.classes_inferred_ = encoder.classes_
+        y_enc = encoder.transform(y)
+        yt_enc = encoder.transform(y_trusted)
+        missing = np.setdiff1d(np.arange(len(encoder.classes_)), yt_enc)
+        if len(missing):
+            warnings.warn(f"the trusted set has no rows of classes "
+                          f"{list(encoder.classes_[missing])}; probe batches cannot represent "
+                          "them", UserWarning, stacklevel=2)
+
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(0, 2**31 - 1, size=4)
+        # Only during fit (names end in '_' so skorch does not take them for parameters).
+        self._ieg_module_seed_ = int(seeds[0])  # read by initialize_module
+        self._ieg_fit_data_ = (X, y_enc, X_trusted, yt_enc, seeds)
+        try:
+            return super().fit(IndexedDataset(torch.from_numpy(X), torch.from_numpy(y_enc)),
+                               y_enc)
+        finally:
+            del self._ieg_module_seed_, self._ieg_fit_data_
+
+    def _make_state(self, X, y, X_trusted, y_trusted, seeds):
+        device = torch.device(self.device) if self.device is not None else torch.device("cpu")
+        generator = torch.Generator(device=device).manual_seed(int(seeds[1]))
+        loader_generator = torch.Generator().manual_seed(int(seeds[2]))
+        probe_bs = self.probe_batch_size or self.batch_size
+        sampler = ProbeSampler(y_trusted, probe_bs, np.random.default_rng(int(seeds[3])))
+        both = np.concatenate([X, X_trusted])
+        view_stats = {
+            "kind": self._augmentation_kind(X),
+            "mean": torch.from_numpy(both.mean(axis=0)).to(device),
+            "std": torch.from_numpy(both.std(axis=0)).to(device),
+            "range": (float(both.min()), float(both.max())),
+        }
+        steps = math.ceil(len(X) / self.batch_size)
+        n, k = len(X), len(self.classes_)
+        return _FitState(
+            given=y,
+            X_probe=torch.from_numpy(X_trusted).to(device),
+            y_probe=torch.from_numpy(y_trusted).long().to(device),
+            probe_sampler=sampler, generator=generator, loader_generator=loader_generator,
+            view_stats=view_stats, n_rows=n, steps_per_epoch=steps,
+            total_steps=steps * self.max_epochs,
+            base_lrs=[g["lr"] for g in self.optimizer_.param_groups],
+            weight_avg=torch.zeros(n, device=device), keep_avg=torch.zeros(n, device=device),
+            guess_avg=torch.zeros(n, k, device=device),
+            visits=torch.zeros(n, dtype=torch.long, device=device),
+        )
+
+    def _augmentation_kind(self, X):
+        if callable(self.augmentation):
+            return "callable"
+        if self.augmentation == "auto":
+            return "image" if X.ndim == 4 else "tabular"
+        if self.augmentation == "image" and X.ndim != 4:
+            raise ValueError(f"augmentation='image' needs 4-D X (N, C, H, W), got {X.shape}")
+        return self.augmentation
+
+    # ------------------------------------------------------------ skorch hooks
+    def check_data(self, X, y=None):
+        # Validation and label encoding happen in fit; y here is already encoded.
+        pass
+
+    def initialize_module(self):
+        """Build the module; ``module=None`` builds a default from the data."""
+        kwargs = self.get_params_for("module")
+        seed = getattr(self, "_ieg_module_seed_", None)
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            if self.module is None:
+                if not hasattr(self, "input_shape_"):
+                    raise ValueError("module=None builds the network from the data: call fit "
+                                     "before initialize, or pass a module")
+                shape, n_classes = tuple(self.input_shape_), len(self.classes_)
+                if len(shape) == 3:
+                    module = ResNetSmall(shape[0], n_classes, **kwargs)
+                else:
+                    module = MLP(int(np.prod(shape)), n_classes, **kwargs)
+            else:
+                module = self.initialized_instance(self.module, kwargs)
+        self.module_ = module
+        return self
+
+    def get_iterator(self, dataset, training=False):
+        if training and hasattr(self, "ieg_state_"):
+            kwargs = self.get_params_for("iterator_train")
+            kwargs.setdefault("batch_size", self.batch_size)
+            kwargs.setdefault("shuffle", True)
+            kwargs.setdefault("generator", self.ieg_state_.loader_generator)
+            return self.iterator_train(dataset, **kwargs)
+        return super().get_iterator(dataset, training=training)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        data = getattr(self, "_ieg_fit_data_", None)
+        if data is not None:  # a fresh fit (not partial_fit): new run-time state
+            self.ieg_state_ = self._make_state(*data)
+        if not hasattr(self, "ieg_state_"):
+            raise ValueError("call fit with trusted rows before partial_fit")
+
+    def _make_view_fn(self):
+        st, gen = self.ieg_state_.view_stats, self.ieg_state_.generator
+        kind = st["kind"]
+        if kind == "callable":
+            return lambda x, strong: self.augmentation(x, strong=strong, generator=gen)
+        if kind == "none":
+            return lambda x, strong: x
+        if kind == "tabular":
+            scale, fill = st["std"], st["mean"]
+
+            def view(x, strong):
+                if strong:
+                    return augment.tabular_strong_view(
+                        x, generator=gen, scale=scale, fill=fill, jitter=self.strong_jitter,
+                        mask_prob=self.strong_mask_prob)
+                return augment.tabular_weak_view(x, generator=gen, scale=scale,
+                                                 jitter=self.weak_jitter)
+            return view
+        h, w = self.input_shape_[1:]
+        pad = augment.default_image_padding(h, w) if self.crop_padding is None \
+            else self.crop_padding
+        cut = augment.default_cutout_size(h, w) if self.cutout_size is None else self.cutout_size
+        weak = partial(augment.weak_image_view, generator=gen, padding=pad, flip=self.hflip)
+        strong = partial(augment.strong_image_view, generator=gen, padding=pad, flip=self.hflip,
+                         policy=self.policy, cutout_size=cut, value_range=st["range"],
+                         cutout_fill=st["mean"].mean(dim=(1, 2)))
+        return lambda x, is_strong: strong(x) if is_strong else weak(x)
+
+    def _optimizer_state(self):
+        """Momentum, weight decay and momentum buffers of the optimizer, per parameter."""
+        names = {id(p): n for n, p in self.module_.named_parameters()}
+        momentum, decay, buffers = {}, {}, {}
+        is_sgd = isinstance(self.optimizer_, torch.optim.SGD)
+        for group in self.optimizer_.param_groups:
+            for p in group["params"]:
+                name = names.get(id(p))
+                if name is None:
+                    continue
+                decay[name] = group.get("weight_decay", 0.0)
+                momentum[name] = group.get("momentum", 0.0) if is_sgd else 0.0
+                buf = self.optimizer_.state.get(p, {}).get("momentum_buffer") if is_sgd else None
+                if buf is not None:
+                    buffers[name] = buf
+        return momentum, decay, buffers
+
+    def _config(self):
+        return IEGConfig(
+            n_views=self.n_views, temperature=self.temperature,
+            given_label_weight=self.given_label_weight, meta_lr=self.meta_lr,
+            meta_gradient=self.meta_gradient, relabel=self.relabel, reweight=self.reweight,
+            mixup=self.mixup, probe_mixup_weight=self.probe_mixup_weight,
+            mixup_weight=self.mixup_weight, consistency_weight=self.consistency_weight)
+
+    def train_step_single(self, batch, **fit_params):
+        """Compute the IEG loss on one batch and back-propagate it."""
+        self._set_training(True)
+        state = self.ieg_state_
+        Xi, yi = unpack_data(batch)
+        x = to_tensor(Xi, device=self.device)
+        yi = to_tensor(yi, device=self.device)
+        y, rows = yi[:, 0], yi[:, 1]
+        probe_idx = torch.from_numpy(state.probe_sampler.sample()).to(state.X_probe.device)
+        momentum, decay, buffers = self._optimizer_state()
+        out = ieg_objective(
+            self.module_, x, y, state.X_probe[probe_idx], state.y_probe[probe_idx],
+            n_classes=len(self.classes_), make_view=self._make_view_fn(), config=self._config(),
+            generator=state.generator, momentum=momentum, weight_decay=decay,
+            momentum_buffers=buffers)
+        out.loss.backward()
+        self._record_rows(rows, out)
+        return {"loss": out.loss, "y_pred": out.logits}
+
+    def _record_rows(self, rows, out):
+        st, d = self.ieg_state_, self.statistics_decay
+        batch = out.omega.shape[0]
+        st.weight_avg[rows] = d * st.weight_avg[rows] + (1 - d) * out.omega * batch
+        st.keep_avg[rows] = d * st.keep_avg[rows] + (1 - d) * out.lam
+        st.guess_avg[rows] = d * st.guess_avg[rows] + (1 - d) * out.guesses
+        st.visits[rows] += 1
+        sums = st.epoch_sums
+        if out.probe_loss is not None:
+            sums["probe_loss"] = sums.get("probe_loss", 0.0) + out.probe_loss
+        sums["relabeled"] = sums.get("relabeled", 0.0) + (1 - out.lam).sum()
+        sums["rows"] = sums.get("rows", 0) + batch
+        sums["steps"] = sums.get("steps", 0) + 1
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
+        if not training:
+            return
+        st = self.ieg_state_
+        if self.lr_schedule == "cosine_restarts":
+            factor = cosine_restarts(st.step, st.total_steps,
+                                     self.first_cycle_epochs * st.steps_per_epoch)
+        else:
+            factor = 1.0
+        for group, base in zip(self.optimizer_.param_groups, st.base_lrs):
+            group["lr"] = base * factor
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        if not training:
+            return
+        st = self.ieg_state_
+        st.step += 1
+        if self.ema_decay is None:
+            return
+        current = {**dict(self.module_.named_parameters()), **dict(self.module_.named_buffers())}
+        with torch.no_grad():
+            if st.ema is None:
+                st.ema = {k: v.detach().clone() for k, v in current.items()}
+                return
+            decay = min(self.ema_decay, (1 + st.step) / (10 + st.step))
+            for k, v in current.items():
+                if v.dtype.is_floating_point and k in dict(self.module_.named_parameters()):
+                    st.ema[k].lerp_(v.detach(), 1 - decay)
+                else:  # BatchNorm statistics and counters: the current values
+                    st.ema[k].copy_(v)
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
+                             **kwargs)
+        st = self.ieg_state_
+        sums, st.epoch_sums = st.epoch_sums, {}
+        if sums.get("steps"):
+            if "probe_loss" in sums:
+                self.history.record("probe_loss", float(sums["probe_loss"]) / sums["steps"])
+            self.history.record("relabeled", float(sums["relabeled"]) / sums["rows"])
+        self.history.record("lr", self.optimizer_.param_groups[0]["lr"])
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        st = self.ieg_state_
+        seen = st.visits > 0
+        norm = 1 - self.statistics_decay ** st.visits.clamp_min(1).double()
+        weights = torch.where(seen, st.weight_avg.double() / norm, torch.ones_like(norm))
+        keep = torch.where(seen, st.keep_avg.double() / norm, torch.ones_like(norm))
+        mean = weights.mean()
+        weights = weights / mean if mean > 0 else torch.ones_like(weights)
+        self.sample_weights_ = weights.cpu().numpy()
+        self.relabel_scores_ = keep.cpu().numpy()
+        given = st.given
+        guessed = st.guess_avg.argmax(dim=1).cpu().numpy()
+        corrected = np.where(self.relabel_scores_ >= 0.5, given, guessed)
+        self.corrected_labels_ = self.classes_[corrected]
+
+    # ------------------------------------------------------------- prediction
+    def validation_step(self, batch, **fit_params):
+        Xi, yi = unpack_data(batch)
+        yi = to_tensor(yi, device=self.device)
+        if yi.dim() == 2:  # IndexedDataset rows: (label, row index)
+            yi = yi[:, 0]
+        return super().validation_step((Xi, yi), **fit_params)
+
+    def evaluation_step(self, batch, training=False):
+        state = getattr(self, "ieg_state_", None)
+        if training or state is None or state.ema is None:
+            return super().evaluation_step(batch, training=training)
+        self.check_is_fitted()
+        Xi, _ = unpack_data(batch)
+        with torch.no_grad():
+            self._set_training(False)
+            return functional_call(self.module_, state.ema, (to_tensor(Xi, device=self.device),))
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Uses the weight average when ``ema_decay`` is set.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        self.check_is_fitted()
+        return super().predict_proba(self._validate_X(X, reset=False))
+
+    def predict(self, X):
+        """Predicted class labels, in the user's label space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

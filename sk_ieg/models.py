@@ -1,0 +1,90 @@
+"""Default networks, built from the data when ``module=None``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from sk_ieg._typing import Tensor
+
+__all__ = ["MLP", "ResNetSmall"]
+
+
+class MLP(nn.Module):
+    """Multi-layer perceptron: ``[Linear -> BatchNorm -> ReLU] * L -> Linear``.
+
+    Parameters
+    ----------
+    n_features : int
+    n_classes : int
+    hidden_units : sequence of int, default=(256, 256)
+    dropout : float, default=0.0
+    """
+
+    def __init__(self, n_features: int, n_classes: int, hidden_units: Sequence[int] = (256, 256),
+                 dropout: float = 0.0):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_features
+        for h in hidden_units:
+            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, n_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x.flatten(1))
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.relu = nn.ReLU()
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(c_out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class ResNetSmall(nn.Module):
+    """A small residual CNN for (N, C, H, W) images.
+
+    A 3x3 stem, then one basic residual block per stage (the first at stride 1,
+    the others at stride 2), global average pooling and a linear head. The
+    default widths (32, 64, 128) keep a 28x28 epoch affordable on a CPU; the
+    paper uses WRN-28-10 / ResNet-29 on GPUs.
+
+    Parameters
+    ----------
+    in_channels : int
+    n_classes : int
+    widths : sequence of int, default=(32, 64, 128)
+    """
+
+    def __init__(self, in_channels: int, n_classes: int, widths: Sequence[int] = (32, 64, 128)):
+        super().__init__()
+        widths = list(widths)
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(widths[0]), nn.ReLU())
+        blocks = []
+        c = widths[0]
+        for i, w in enumerate(widths):
+            blocks.append(_BasicBlock(c, w, stride=1 if i == 0 else 2))
+            c = w
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(c, n_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.blocks(self.stem(x)).mean(dim=(2, 3)))

@@ -1,0 +1,67 @@
+"""Learning-rate schedule: cosine decay with warm restarts (pure functions)."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["cosine_restart_boundaries", "cosine_restarts"]
+
+
+def cosine_restart_boundaries(
+    total_steps: int, first_cycle: float, *, cycle_mult: float = 1.5, min_last_fraction: float = 0.5
+) -> list[int]:
+    """Step indices where cycles start, plus ``total_steps`` as the last entry.
+
+    Cycle ``j`` lasts ``first_cycle * cycle_mult**j`` steps (TF's
+    ``cosine_decay_restarts(t_mul=1.5)``). The cycle that would run past the budget
+    is cut to end exactly at ``total_steps``; if less than ``min_last_fraction`` of
+    it would remain, it is merged into the cycle before. So the schedule always
+    ends at its lowest learning rate: the paper reports the model at the lowest
+    learning rate before the end of the budget.
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    if first_cycle <= 0:
+        raise ValueError(f"first_cycle must be > 0, got {first_cycle}")
+    starts = [0.0]
+    length = float(first_cycle)
+    while starts[-1] + length < total_steps:
+        starts.append(starts[-1] + length)
+        length *= cycle_mult
+    # starts[-1] is the start of the cycle that reaches the end of the budget.
+    if len(starts) > 1 and (total_steps - starts[-1]) < min_last_fraction * length:
+        starts.pop()
+    bounds = sorted({int(round(s)) for s in starts})
+    return bounds + [int(total_steps)]
+
+
+def cosine_restarts(
+    step: int,
+    total_steps: int,
+    first_cycle: float,
+    *,
+    cycle_mult: float = 1.5,
+    peak_decay: float = 0.9,
+    alpha: float = 0.0,
+) -> float:
+    """Learning-rate factor in ``[alpha, 1]`` at ``step`` (0-based).
+
+    Cosine decay within each cycle, restarting at a peak ``peak_decay**j`` for
+    cycle ``j`` (TF ``m_mul=0.9``). Steps past ``total_steps`` continue with
+    further cycles of the same geometric schedule (``partial_fit``).
+    """
+    bounds = cosine_restart_boundaries(total_steps, first_cycle, cycle_mult=cycle_mult)
+    if step >= total_steps:  # keep cycling after the planned budget
+        j = len(bounds) - 1
+        start = total_steps
+        length = first_cycle * cycle_mult ** j
+        while step >= start + length:
+            start += length
+            length *= cycle_mult
+            j += 1
+    else:
+        j = max(i for i in range(len(bounds) - 1) if bounds[i] <= step)
+        start, length = bounds[j], bounds[j + 1] - bounds[j]
+    frac = (step - start) / max(length, 1)
+    cos = 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+    return (peak_decay ** j) * ((1 - alpha) * cos + alpha)
