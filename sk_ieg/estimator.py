@@ -506,13 +506,25 @@ class IEGClassifier(NeuralNetClassifier):
         return self
 
     def get_iterator(self, dataset, training=False):
+        """Loaders that never draw from the global RNG.
+
+        Training batches are shuffled by a generator seeded from ``random_state``.
+        A DataLoader without a generator draws its base seed from torch's global
+        RNG even when it does not shuffle, so prediction loaders get a private one.
+        """
         if training and hasattr(self, "ieg_state_"):
             kwargs = self.get_params_for("iterator_train")
-            kwargs.setdefault("batch_size", self.batch_size)
             kwargs.setdefault("shuffle", True)
             kwargs.setdefault("generator", self.ieg_state_.loader_generator)
-            return self.iterator_train(dataset, **kwargs)
-        return super().get_iterator(dataset, training=training)
+            iterator = self.iterator_train
+        else:
+            kwargs = self.get_params_for("iterator_valid")
+            kwargs.setdefault("generator", torch.Generator())
+            iterator = self.iterator_valid
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        return iterator(dataset, **kwargs)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)

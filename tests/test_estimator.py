@@ -1,0 +1,225 @@
+"""IEGClassifier end to end: accuracy under noise, determinism, switches, errors."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import train_test_split
+from skorch import NeuralNetClassifier
+from torch import nn
+
+from sk_ieg import IEGClassifier
+from sk_ieg.models import MLP
+from sk_ieg.noise import make_noisy_labels, split_trusted
+
+
+@pytest.fixture(scope="module")
+def noisy_digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype("float32")
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+    trusted = np.zeros(len(y_tr), bool)
+    trusted[split_trusted(y_tr, 10, random_state=0)] = True
+    y_noisy = make_noisy_labels(y_tr[~trusted], "uniform", 0.6, n_classes=10, random_state=0)
+    return dict(X=X_tr[~trusted], y=y_noisy, y_true=y_tr[~trusted], X_trusted=X_tr[trusted],
+                y_trusted=y_tr[trusted], X_test=X_te, y_test=y_te)
+
+
+def _fit(d, **kw):
+    kw.setdefault("max_epochs", 3)
+    kw.setdefault("verbose", 0)
+    kw.setdefault("random_state", 0)
+    return IEGClassifier(**kw).fit(d["X"], d["y"], X_trusted=d["X_trusted"],
+                                   y_trusted=d["y_trusted"])
+
+
+def test_ieg_beats_the_same_network_trained_on_noisy_labels(noisy_digits):
+    d = noisy_digits
+    epochs = 20
+    ieg = _fit(d, max_epochs=epochs)
+    vanilla = NeuralNetClassifier(
+        MLP, module__n_features=64, module__n_classes=10, criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.SGD, optimizer__momentum=0.9, optimizer__weight_decay=5e-4,
+        lr=0.1, max_epochs=epochs, batch_size=128, train_split=None, verbose=0,
+        iterator_train__shuffle=True)
+    torch.manual_seed(0)
+    vanilla.fit(np.concatenate([d["X"], d["X_trusted"]]),
+                np.concatenate([d["y"], d["y_trusted"]]))
+    acc_ieg = np.mean(ieg.predict(d["X_test"]) == d["y_test"])
+    acc_vanilla = np.mean(vanilla.predict(d["X_test"]) == d["y_test"])
+    assert acc_ieg >= acc_vanilla + 0.10, (acc_ieg, acc_vanilla)
+    assert acc_ieg >= 0.85
+    # The meta step separates clean from mislabeled rows.
+    clean = d["y"] == d["y_true"]
+    w = ieg.sample_weights_
+    assert w.shape == (len(d["X"]),) and w.mean() == pytest.approx(1.0)
+    assert w[clean].mean() >= 2 * w[~clean].mean()
+    assert np.mean(ieg.corrected_labels_ == d["y_true"]) > clean.mean() + 0.2
+
+
+def test_same_random_state_gives_identical_predictions_and_keeps_global_rng(noisy_digits):
+    before = torch.get_rng_state()
+    np_before = np.random.get_state()[1].copy()
+    a = _fit(noisy_digits, max_epochs=2).predict_proba(noisy_digits["X_test"])
+    b = _fit(noisy_digits, max_epochs=2).predict_proba(noisy_digits["X_test"])
+    c = _fit(noisy_digits, max_epochs=2, random_state=1).predict_proba(noisy_digits["X_test"])
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert torch.equal(before, torch.get_rng_state())
+    assert np.array_equal(np_before, np.random.get_state()[1])
+
+
+def test_string_labels_round_trip(noisy_digits):
+    d = noisy_digits
+    names = np.array([f"digit_{k}" for k in range(10)], dtype=object)
+    clf = IEGClassifier(max_epochs=2, verbose=0, random_state=0).fit(
+        d["X"], names[d["y"]], X_trusted=d["X_trusted"], y_trusted=names[d["y_trusted"]])
+    assert list(clf.classes_) == sorted(names)
+    pred = clf.predict(d["X_test"][:20])
+    assert set(pred) <= set(names)
+    assert set(clf.corrected_labels_) <= set(names)
+    assert clf.predict_proba(d["X_test"][:5]).shape == (5, 10)
+
+
+def test_relabel_off_keeps_given_labels_and_reweight_off_gives_uniform_weights(noisy_digits):
+    d = noisy_digits
+    no_relabel = _fit(d, relabel=False)
+    assert np.array_equal(no_relabel.corrected_labels_, d["y"])
+    assert np.allclose(no_relabel.relabel_scores_, 1.0, atol=1e-6)
+    no_reweight = _fit(d, reweight=False)
+    assert np.allclose(no_reweight.sample_weights_, 1.0)
+    assert not np.array_equal(no_reweight.corrected_labels_, d["y"])
+
+
+@pytest.mark.parametrize("switch", [
+    {"relabel": False}, {"reweight": False}, {"mixup": False}, {"consistency_weight": 0.0},
+    {"relabel": False, "reweight": False},
+])
+def test_each_switch_changes_training(noisy_digits, switch):
+    base = _fit(noisy_digits, max_epochs=2)
+    other = _fit(noisy_digits, max_epochs=2, **switch)
+    assert not np.allclose(base.predict_proba(noisy_digits["X_test"]),
+                           other.predict_proba(noisy_digits["X_test"]))
+
+
+def test_l2r_configuration_runs(noisy_digits):
+    clf = _fit(noisy_digits, relabel=False, mixup=False, consistency_weight=0.0)
+    assert np.array_equal(clf.corrected_labels_, noisy_digits["y"])
+    assert clf.sample_weights_.std() > 0
+
+
+@pytest.mark.parametrize("method", ["finite_difference", "double_backward"])
+def test_meta_gradient_routes_agree_on_decisions(noisy_digits, method):
+    ref = _fit(noisy_digits, max_epochs=1)
+    other = _fit(noisy_digits, max_epochs=1, meta_gradient=method)
+    # Same data order and views: the routes differ only by float32 round-off.
+    agree = np.mean(ref.corrected_labels_ == other.corrected_labels_)
+    assert agree > 0.95
+    assert np.corrcoef(ref.sample_weights_, other.sample_weights_)[0, 1] > 0.9
+
+
+def test_history_records_meta_statistics_and_lr_ends_low(noisy_digits):
+    clf = _fit(noisy_digits, max_epochs=4)
+    h = clf.history
+    assert {"probe_loss", "relabeled", "lr", "train_loss"} <= set(h[-1])
+    assert 0.0 <= h[-1, "relabeled"] <= 1.0
+    assert h[-1, "lr"] < 0.1 * clf.lr
+
+
+def test_ema_changes_predictions(noisy_digits):
+    with_ema = _fit(noisy_digits)
+    without = _fit(noisy_digits, ema_decay=None)
+    assert not np.allclose(with_ema.predict_proba(noisy_digits["X_test"]),
+                           without.predict_proba(noisy_digits["X_test"]))
+
+
+class _DropoutCNN(nn.Module):
+    def __init__(self, n_classes=10):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                                  nn.Dropout(0.2), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                                  nn.Linear(32, n_classes))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def test_images_with_default_resnet_and_user_module(noisy_digits):
+    d = noisy_digits
+    img = {k: d[k].reshape(-1, 1, 8, 8) for k in ("X", "X_trusted", "X_test")}
+    for kw in ({}, {"module": _DropoutCNN, "policy": "autoaugment", "hflip": False}):
+        clf = IEGClassifier(max_epochs=1, verbose=0, random_state=0, batch_size=64, **kw).fit(
+            img["X"], d["y"], X_trusted=img["X_trusted"], y_trusted=d["y_trusted"])
+        assert clf.predict(img["X_test"]).shape == (len(d["y_test"]),)
+        assert np.isfinite(clf.sample_weights_).all()
+    a = IEGClassifier(module=_DropoutCNN, max_epochs=1, verbose=0, random_state=3,
+                      batch_size=64).fit(img["X"], d["y"], X_trusted=img["X_trusted"],
+                                         y_trusted=d["y_trusted"])
+    b = IEGClassifier(module=_DropoutCNN, max_epochs=1, verbose=0, random_state=3,
+                      batch_size=64).fit(img["X"], d["y"], X_trusted=img["X_trusted"],
+                                         y_trusted=d["y_trusted"])
+    assert np.array_equal(a.predict_proba(img["X_test"]), b.predict_proba(img["X_test"]))
+
+
+def test_more_views_and_small_probe_batch(noisy_digits):
+    clf = _fit(noisy_digits, max_epochs=1, n_views=3, probe_batch_size=16)
+    assert clf.corrected_labels_.shape == noisy_digits["y"].shape
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(X_nan=True), "NaN"),
+    (dict(X_trusted_features=10), "features"),
+    (dict(no_y_trusted=True), "X_trusted was given without y_trusted"),
+    (dict(no_X_trusted=True), "y_trusted was given without X_trusted"),
+    (dict(empty_trusted=True), "empty"),
+    (dict(short_y=True), "labels but there are"),
+    (dict(short_y_trusted=True), "labels but there are"),
+    (dict(one_class=True), "at least 2 classes"),
+])
+def test_bad_input_raises_clear_value_errors(noisy_digits, bad, message):
+    d = noisy_digits
+    X, y, Xt, yt = d["X"].copy(), d["y"], d["X_trusted"], d["y_trusted"]
+    if bad.get("X_nan"):
+        X[3, 5] = np.nan
+    if bad.get("X_trusted_features"):
+        Xt = Xt[:, :10]
+    if bad.get("no_y_trusted"):
+        yt = None
+    if bad.get("no_X_trusted"):
+        Xt = None
+    if bad.get("empty_trusted"):
+        Xt, yt = Xt[:0], yt[:0]
+    if bad.get("short_y"):
+        y = y[:-1]
+    if bad.get("short_y_trusted"):
+        yt = yt[:-1]
+    if bad.get("one_class"):
+        y, yt = np.zeros_like(y), np.zeros_like(yt)
+    with pytest.raises(ValueError, match=message):
+        IEGClassifier(max_epochs=1, verbose=0).fit(X, y, X_trusted=Xt, y_trusted=yt)
+
+
+def test_missing_trusted_set_and_bad_params_raise(noisy_digits):
+    d = noisy_digits
+    with pytest.raises(ValueError, match="IEG needs trusted rows"):
+        IEGClassifier(verbose=0).fit(d["X"], d["y"])
+    with pytest.raises(ValueError, match=r"meta_lr must be in \(0, inf\], got -1"):
+        IEGClassifier(meta_lr=-1, verbose=0).fit(d["X"], d["y"], X_trusted=d["X_trusted"],
+                                                 y_trusted=d["y_trusted"])
+    with pytest.raises(ValueError, match="meta_gradient must be one of"):
+        IEGClassifier(meta_gradient="hvp", verbose=0).fit(
+            d["X"], d["y"], X_trusted=d["X_trusted"], y_trusted=d["y_trusted"])
+
+
+def test_predict_checks_feature_count(noisy_digits):
+    clf = _fit(noisy_digits, max_epochs=1)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(noisy_digits["X_test"][:, :5])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fit_and_predict(noisy_digits):
+    clf = _fit(noisy_digits, max_epochs=2, device="cuda")
+    assert next(clf.module_.parameters()).is_cuda
+    assert clf.predict(noisy_digits["X_test"]).shape == noisy_digits["y_test"].shape
