@@ -31,7 +31,8 @@ def cosine_restart_boundaries(
     # starts[-1] is the start of the cycle that reaches the end of the budget.
     if len(starts) > 1 and (total_steps - starts[-1]) < min_last_fraction * length:
         starts.pop()
-    bounds = sorted({int(round(s)) for s in starts})
+    # Rounding can push a start of a sub-step cycle onto the end: drop it.
+    bounds = sorted({int(round(s)) for s in starts} - {int(total_steps)} | {0})
     return bounds + [int(total_steps)]
 
 

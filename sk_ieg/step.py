@@ -54,7 +54,7 @@ class IEGConfig:
     mixup: bool = True
     probe_mixup_weight: float = 1.0
     mixup_weight: float = 1.0
-    consistency_weight: float = 1.0
+    consistency_weight: float = 20.0
 
 
 @dataclass
