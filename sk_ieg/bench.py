@@ -283,16 +283,21 @@ def format_table(runs: Sequence[dict]) -> str:
         groups.setdefault(key, {}).setdefault(r["method"], []).append(r)
         if r["method"] not in methods:
             methods.append(r["method"])
-    head = "| data | noise | rate | " + " | ".join(methods) + " | IEG corrected labels |"
-    lines = [head, "|" + "---|" * (len(methods) + 4)]
+    head = ("| data | noise | rate | " + " | ".join(methods)
+            + " | IEG corrected-label acc | IEG weight clean / mislabeled |")
+    lines = [head, "|" + "---|" * (len(methods) + 5)]
     for (ds, noise, rate), by_method in groups.items():
         cells = []
         for m in methods:
             accs = [r["test_accuracy"] for r in by_method.get(m, [])]
             cells.append(f"{np.mean(accs):.3f} ± {np.std(accs):.3f} (n={len(accs)})"
                          if accs else "")
-        corr = [r["corrected_accuracy"] for r in by_method.get("ieg", [])]
+        ieg = by_method.get("ieg", [])
+        corr = [r["corrected_accuracy"] for r in ieg]
         cells.append(f"{np.mean(corr):.3f}" if corr else "")
+        ratio = [r["mean_weight_clean"] / r["mean_weight_mislabeled"] for r in ieg
+                 if r.get("mean_weight_mislabeled")]
+        cells.append(f"{np.mean(ratio):.1f}x" if ratio else "")
         lines.append(f"| {ds} | {noise} | {rate:.0%} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

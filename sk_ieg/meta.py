@@ -25,6 +25,7 @@ works unchanged.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -108,7 +109,11 @@ def jvp(forward: ParamFn, params: TensorDict, tangents: TensorDict) -> Tensor:
     because the latter refuses in-place updates of captured buffers, which
     BatchNorm makes in training mode (pass it cloned buffers).
     """
-    with fwAD.dual_level():
+    with fwAD.dual_level(), warnings.catch_warnings():
+        # torch's forward AD loads its decompositions through torch.jit.script on
+        # first use and warns about that deprecation: torch-internal, not actionable.
+        warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated",
+                                category=FutureWarning)
         duals = {k: fwAD.make_dual(p.detach(), tangents[k]) for k, p in params.items()}
         tangent = fwAD.unpack_dual(forward(duals)).tangent
     if tangent is None:  # output does not depend on the parameters
