@@ -26,14 +26,16 @@ from skorch.callbacks import Callback, LRScheduler
 
 from sk_ieg import datasets
 from sk_ieg.estimator import IEGClassifier
-from sk_ieg.models import MLP, ResNetSmall
+from sk_ieg.models import MLP, ResNetSmall, SmallCNN
 from sk_ieg.noise import make_noisy_labels, split_trusted
 
 __all__ = ["METHODS", "BenchData", "load_bench_data", "run_method", "run_benchmark",
            "format_table"]
 
 #: Methods ``run_method`` knows. All share the network, optimizer and epochs.
-METHODS = ("ieg", "l2r", "vanilla", "trusted_only", "clean")
+METHODS = ("ieg", "l2r", "vanilla", "trusted_only", "clean", "cleanlab")
+#: Networks for ``--model``: ``default`` is what ``IEGClassifier(module=None)`` builds.
+MODELS = ("default", "mlp", "small_cnn", "resnet")
 
 
 @dataclass
@@ -147,55 +149,122 @@ class TestAccuracy(Callback):
             net.history.record("test_acc", float(np.mean(net.predict(self.X) == self.y)))
 
 
-def _module_for(X: np.ndarray, n_classes: int):
-    if X.ndim == 4:
-        return ResNetSmall, dict(module__in_channels=X.shape[1], module__n_classes=n_classes)
+class RowStatistics(Callback):
+    """Per epoch, the meta step's mean ``lambda*`` and capped weight ``min(B omega*, 1)``
+    over truly clean and truly mislabeled rows (the paper's Figure 4).
+
+    Reads the ``rows``, ``omega`` and ``lam`` entries of IEGClassifier's step dict;
+    records ``keep_clean``, ``keep_mislabeled``, ``weight_clean`` and
+    ``weight_mislabeled`` in the history.
+
+    Parameters
+    ----------
+    mislabeled : ndarray of bool, shape (n_noisy,)
+        Ground truth of the simulation, aligned with the noisy rows.
+    """
+
+    def __init__(self, mislabeled):
+        self.mislabeled = mislabeled
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.sums_ = np.zeros((2, 3))  # [clean, mislabeled] x [count, lambda, weight]
+
+    def on_batch_end(self, net, batch=None, training=False, **step):
+        if not training or "rows" not in step:
+            return
+        rows = step["rows"].cpu().numpy()
+        lam = step["lam"].cpu().numpy()
+        weight = np.minimum(step["omega"].cpu().numpy() * len(rows), 1.0)
+        bad = np.asarray(self.mislabeled)[rows].astype(int)
+        for g in (0, 1):
+            sel = bad == g
+            self.sums_[g] += [sel.sum(), lam[sel].sum(), weight[sel].sum()]
+
+    def on_epoch_end(self, net, **kwargs):
+        n = np.maximum(self.sums_[:, 0], 1)
+        for g, name in ((0, "clean"), (1, "mislabeled")):
+            net.history.record(f"keep_{name}", float(self.sums_[g, 1] / n[g]))
+            net.history.record(f"weight_{name}", float(self.sums_[g, 2] / n[g]))
+
+
+def _module_for(X: np.ndarray, n_classes: int, model: str = "default"):
+    """(module class, module__* kwargs) of the shared network."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
+    if model == "default":
+        model = "resnet" if X.ndim == 4 else "mlp"
+    if model in ("resnet", "small_cnn"):
+        if X.ndim != 4:
+            raise ValueError(f"model {model!r} needs images (N, C, H, W), got shape {X.shape}")
+        cls = ResNetSmall if model == "resnet" else SmallCNN
+        return cls, dict(module__in_channels=X.shape[1], module__n_classes=n_classes)
     return MLP, dict(module__n_features=int(np.prod(X.shape[1:])), module__n_classes=n_classes)
+
+
+def _cleaning_scores(corrected: np.ndarray, data: BenchData) -> dict:
+    """Label-cleaning precision/recall (flagged = corrected label differs from the given one)."""
+    flagged = corrected != data.y
+    mislabeled = data.y != data.y_true
+    tp = int(np.sum(flagged & mislabeled))
+    return dict(corrected_accuracy=float(np.mean(corrected == data.y_true)),
+                cleaning_precision=float(tp / max(flagged.sum(), 1)),
+                cleaning_recall=float(tp / max(mislabeled.sum(), 1)))
+
+
+def _skorch_net(module, module_kw, *, epochs, batch_size, seed, callbacks):
+    return NeuralNetClassifier(
+        module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.1,
+        optimizer__momentum=0.9, optimizer__weight_decay=5e-4, batch_size=batch_size,
+        max_epochs=epochs, train_split=None, verbose=0,
+        callbacks=list(callbacks) + [("lr", LRScheduler(policy="CosineAnnealingLR",
+                                                         T_max=epochs))],
+        iterator_train__shuffle=True,
+        iterator_train__generator=torch.Generator().manual_seed(seed), **module_kw)
 
 
 def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int = 0,
                batch_size: int = 128, progress: bool = True, ieg_params: dict | None = None,
-               test_every: int = 1) -> dict:
+               test_every: int = 1, model: str = "default", track_rows: bool = True) -> dict:
     """Train one method on one split; returns a JSON-able record.
 
     ``ieg``/``l2r`` are :class:`IEGClassifier` (``l2r``: meta re-weighting only,
     the paper's ablation M-1). ``vanilla`` (noisy + trusted rows), ``trusted_only``
     and ``clean`` (true labels on all training rows; the upper bound) are skorch's
     ``NeuralNetClassifier`` with the same network, SGD settings, batch size and
-    number of gradient steps, with a cosine learning-rate decay.
+    number of gradient steps, with a cosine learning-rate decay. ``cleanlab`` is
+    cleanlab's ``CleanLearning`` around that same skorch network (5-fold
+    out-of-sample probabilities, then a fit on the rows it keeps); it needs the
+    optional ``cleanlab`` package.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
     callbacks = [("test_acc", TestAccuracy(data.X_test, data.y_test, every=test_every))]
     if progress:
         callbacks.append(("progress", EpochProgress(f"{method} seed={seed}")))
-    torch_gen = torch.Generator().manual_seed(seed)
+    module, module_kw = _module_for(data.X, data.n_classes, model)
     start = time.perf_counter()
-    record: dict = dict(method=method, seed=seed)
+    record: dict = dict(method=method, seed=seed, model=model)
     if method in ("ieg", "l2r"):
         params = dict(ieg_params or {})
         if method == "l2r":
             params.update(relabel=False, mixup=False, consistency_weight=0.0)
         if data.X.ndim == 4:
             params.setdefault("hflip", False)
+        if model != "default":
+            params = {"module": module, **module_kw, **params}
+        if track_rows:
+            callbacks.append(("row_stats", RowStatistics(data.y != data.y_true)))
         clf = IEGClassifier(max_epochs=max_epochs, batch_size=batch_size, random_state=seed,
                             verbose=0, callbacks=callbacks, **params)
         clf.fit(data.X, data.y, X_trusted=data.X_trusted, y_trusted=data.y_trusted)
-        corrected = clf.corrected_labels_
-        flagged = corrected != data.y
         mislabeled = data.y != data.y_true
-        tp = int(np.sum(flagged & mislabeled))
-        record.update(
-            corrected_accuracy=float(np.mean(corrected == data.y_true)),
-            cleaning_precision=float(tp / max(flagged.sum(), 1)),
-            cleaning_recall=float(tp / max(mislabeled.sum(), 1)),
-            mean_weight_clean=float(clf.sample_weights_[~mislabeled].mean()),
-            mean_weight_mislabeled=float(clf.sample_weights_[mislabeled].mean())
-            if mislabeled.any() else None,
-        )
+        record.update(_cleaning_scores(clf.corrected_labels_, data),
+                      mean_weight_clean=float(clf.sample_weights_[~mislabeled].mean()),
+                      mean_weight_mislabeled=float(clf.sample_weights_[mislabeled].mean())
+                      if mislabeled.any() else None)
         history = clf.history
     else:
-        if method == "vanilla":
+        if method in ("vanilla", "cleanlab"):
             X = np.concatenate([data.X, data.X_trusted])
             y = np.concatenate([data.y, data.y_trusted])
         elif method == "clean":
@@ -206,25 +275,39 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
         # Same number of gradient steps as IEG's epochs over the noisy rows.
         steps = max_epochs * math.ceil(len(data.X) / batch_size)
         epochs = max(1, round(steps / math.ceil(len(X) / batch_size)))
-        module, module_kw = _module_for(X, data.n_classes)
-        callbacks.append(("lr", LRScheduler(policy="CosineAnnealingLR", T_max=epochs)))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            clf = NeuralNetClassifier(
-                module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.1,
-                optimizer__momentum=0.9, optimizer__weight_decay=5e-4, batch_size=batch_size,
-                max_epochs=epochs, train_split=None, verbose=0, callbacks=callbacks,
-                iterator_train__shuffle=True, iterator_train__generator=torch_gen, **module_kw)
-            clf.fit(X, y)
-        history = clf.history
+            if method == "cleanlab":
+                try:
+                    from cleanlab.classification import CleanLearning
+                except ImportError as exc:
+                    raise ImportError("the cleanlab baseline needs the optional package "
+                                      "cleanlab: pip install 'sk-ieg[cleanlab]'") from exc
+                net = _skorch_net(module, module_kw, epochs=epochs, batch_size=batch_size,
+                                  seed=seed, callbacks=[])
+                clf = CleanLearning(net, seed=seed, verbose=False)
+                clf.fit(X, y)
+                issues = clf.get_label_issues()
+                corrected = np.where(issues["is_label_issue"], issues["predicted_label"],
+                                     issues["given_label"])[: len(data.X)]
+                record.update(_cleaning_scores(np.asarray(corrected), data))
+                history = [dict(epoch=epochs, test_acc=float(
+                    np.mean(clf.predict(data.X_test) == data.y_test)))]
+            else:
+                clf = _skorch_net(module, module_kw, epochs=epochs, batch_size=batch_size,
+                                  seed=seed, callbacks=callbacks)
+                clf.fit(X, y)
+                history = clf.history
         record["epochs"] = epochs
     record["fit_seconds"] = time.perf_counter() - start
     record["test_accuracy"] = float(np.mean(clf.predict(data.X_test) == data.y_test))
     record["test_accuracy_per_epoch"] = [
         [int(r["epoch"]), r["test_acc"]] for r in history if "test_acc" in r]
-    for key in ("relabeled", "probe_loss"):
-        if key in history[-1]:
-            record[f"{key}_per_epoch"] = [r[key] for r in history]
+    last = history[-1]
+    for key in ("relabeled", "probe_loss", "keep_clean", "keep_mislabeled", "weight_clean",
+                "weight_mislabeled"):
+        if key in last:
+            record[f"{key}_per_epoch"] = [r.get(key) for r in history]
     return record
 
 
@@ -233,8 +316,14 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
                   methods: Sequence[str] = ("ieg", "vanilla", "trusted_only", "clean"),
                   seeds: Sequence[int] = (0, 1), max_epochs: int = 100,
                   n_train: int | None = None, out: str | Path | None = None,
-                  progress: bool = True, ieg_params: dict | None = None, log=print) -> dict:
-    """Run every method on every (rate, seed); write ``results.json``/``results.md``."""
+                  progress: bool = True, ieg_params: dict | None = None, model: str = "default",
+                  plots: bool = True, log=print) -> dict:
+    """Run every method on every (rate, seed).
+
+    With ``out``: writes ``results.json`` (every run), ``results.md`` (mean ± std
+    table) and, when matplotlib is installed and ``plots``, ``accuracy.png`` (test
+    accuracy per epoch) and ``meta_statistics.png`` (the paper's Figure 4).
+    """
     runs = []
     for rate in rates:
         for seed in seeds:
@@ -243,7 +332,7 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
                                    n_train=n_train)
             for method in methods:
                 rec = run_method(method, data, max_epochs=max_epochs, seed=seed,
-                                 progress=progress, ieg_params=ieg_params)
+                                 progress=progress, ieg_params=ieg_params, model=model)
                 rec.update(dataset=dataset, noise=noise, rate=rate,
                            trusted_per_class=trusted_per_class,
                            realised_noise=data.info["realised_noise"],
@@ -259,7 +348,7 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
     results = dict(config=dict(dataset=dataset, noise=noise, rates=list(rates),
                                trusted_per_class=trusted_per_class, methods=list(methods),
                                seeds=list(seeds), max_epochs=max_epochs, n_train=n_train,
-                               ieg_params=ieg_params or {}),
+                               model=model, ieg_params=ieg_params or {}),
                    environment=dict(torch=torch.__version__, python=platform.python_version(),
                                     threads=torch.get_num_threads(),
                                     machine=platform.machine()),
@@ -270,6 +359,14 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(results, indent=1))
         (out / "results.md").write_text(table + "\n")
+        if plots:
+            try:
+                from sk_ieg.plots import plot_accuracy, plot_meta_statistics
+
+                plot_accuracy(runs, out / "accuracy.png")
+                plot_meta_statistics(runs, out / "meta_statistics.png")
+            except ImportError as exc:
+                log(f"no plots: {exc}")
     results["table"] = table
     return results
 

@@ -1,10 +1,12 @@
-"""Command line: ``sk-ieg bench ...`` (also ``python -m sk_ieg bench ...``)."""
+"""Command line: ``sk-ieg bench ...`` and ``sk-ieg clean ...`` (also ``python -m sk_ieg ...``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+
+from sk_ieg.clean_cli import add_clean_parser, run_clean
 
 __all__ = ["main"]
 
@@ -30,9 +32,13 @@ def _bench_parser(sub) -> None:
                    help="noise rate(s), comma separated (default: 0.4,0.8)")
     p.add_argument("--trusted-per-class", type=int, default=10)
     p.add_argument("--methods", default="ieg,vanilla,trusted_only,clean",
-                   help="comma separated from: ieg, l2r, vanilla, trusted_only, clean")
+                   help="comma separated from: ieg, l2r, vanilla, trusted_only, clean, cleanlab "
+                   "(cleanlab needs the optional cleanlab package)")
     p.add_argument("--seeds", type=_ints, default=[0, 1])
     p.add_argument("--max-epochs", type=int, default=100)
+    p.add_argument("--model", default="default",
+                   help="network shared by all methods: default (MLP for tables, ResNetSmall "
+                   "for images), mlp, small_cnn or resnet")
     p.add_argument("--n-train", type=int, default=None,
                    help="sub-sample the training part to this many rows")
     p.add_argument("--ieg-params", type=json.loads, default=None,
@@ -48,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sk-ieg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _bench_parser(sub)
+    add_clean_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "clean":
+        return run_clean(args)
     if args.command == "bench":
         import torch
 
@@ -64,13 +73,14 @@ def main(argv: list[str] | None = None) -> int:
                                 trusted_per_class=args.trusted_per_class, methods=methods,
                                 seeds=args.seeds, max_epochs=args.max_epochs,
                                 n_train=args.n_train, out=args.out,
-                                progress=not args.no_progress, ieg_params=args.ieg_params)
-        except (ValueError, FileNotFoundError) as exc:
+                                progress=not args.no_progress, ieg_params=args.ieg_params,
+                                model=args.model)
+        except (ValueError, FileNotFoundError, ImportError) as exc:
             print(f"sk-ieg bench: error: {exc}", file=sys.stderr)
             return 2
         print()
         print(res["table"])
-        print(f"\nwrote {args.out}/results.json and {args.out}/results.md")
+        print(f"\nwrote results.json, results.md and plots to {args.out}/")
     return 0
 
 

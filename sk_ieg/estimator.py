@@ -608,7 +608,9 @@ class IEGClassifier(NeuralNetClassifier):
             momentum_buffers=buffers)
         out.loss.backward()
         self._record_rows(rows, out)
-        return {"loss": out.loss, "y_pred": out.logits}
+        # Extra keys reach callbacks' on_batch_end (skorch passes the step dict on).
+        return {"loss": out.loss, "y_pred": out.logits, "rows": rows, "omega": out.omega,
+                "lam": out.lam}
 
     def _record_rows(self, rows, out):
         st, d = self.ieg_state_, self.statistics_decay
