@@ -5,6 +5,17 @@ Severe Label Noise", CVPR 2020) as a scikit-learn compatible skorch estimator.
 """
 
 from sk_ieg.estimator import IEGClassifier
+from sk_ieg.model_selection import (
+    TrustedStratifiedKFold,
+    make_trusted_scorer,
+    trusted_accuracy_scorer,
+)
 
-__all__ = ["IEGClassifier", "__version__"]
+__all__ = [
+    "IEGClassifier",
+    "TrustedStratifiedKFold",
+    "__version__",
+    "make_trusted_scorer",
+    "trusted_accuracy_scorer",
+]
 __version__ = "0.1.0"

@@ -8,8 +8,10 @@ mathematics lives in pure functions (:mod:`sk_ieg.step`, :mod:`sk_ieg.meta`,
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
+import threading
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 from skorch import NeuralNetClassifier
 from skorch.dataset import unpack_data
@@ -27,6 +30,7 @@ from torch.func import functional_call
 from sk_ieg import augment
 from sk_ieg.data import IndexedDataset, ProbeSampler
 from sk_ieg.meta import META_GRADIENT_METHODS
+from sk_ieg.model_selection import select_probe_rows
 from sk_ieg.models import MLP, ResNetSmall
 from sk_ieg.schedule import cosine_restarts
 from sk_ieg.step import IEGConfig, ieg_objective
@@ -35,11 +39,42 @@ __all__ = ["IEGClassifier"]
 
 _POLICIES = ("autoaugment", "randaugment", None)
 _AUGMENTATIONS = ("auto", "tabular", "image", "none")
+#: Forward-mode AD levels (the "jvp" meta-gradient) and the global RNG state that
+#: ``torch.random.fork_rng`` swaps are per process, not per thread: fits running in
+#: threads of one process (joblib's threading backend, Dask threads) take turns here.
+_TORCH_PROCESS_LOCK = threading.RLock()
+
+
+def _generator_record(generator):
+    """A torch.Generator as plain data: device, initial seed and state."""
+    return {"device": str(generator.device), "seed": generator.initial_seed(),
+            "state": generator.get_state()}
+
+
+def _restore_generator(record):
+    """Rebuild a generator from :func:`_generator_record`.
+
+    A CUDA generator restored where CUDA is not available (a model fitted on a
+    GPU, loaded on a CPU-only machine) becomes a CPU generator re-seeded from
+    its initial seed: CUDA's Philox state has no CPU equivalent. Only further
+    training (``partial_fit``) draws from it; predictions do not.
+    """
+    device = torch.device(record["device"])
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return torch.Generator().manual_seed(int(record["seed"]))
+    generator = torch.Generator(device=device)
+    generator.set_state(record["state"])
+    return generator
 
 
 @dataclass
 class _FitState:
-    """Run-time state of one fit (kept after fit for ``partial_fit``)."""
+    """Run-time state of one fit (kept after fit for ``partial_fit``).
+
+    Pickled through skorch's device-aware path (``cuda_dependent_attributes_``):
+    tensors are mapped to the loading device by skorch's unpickler, generators
+    are stored as plain records (:func:`_generator_record`).
+    """
 
     given: np.ndarray
     X_probe: torch.Tensor
@@ -59,6 +94,22 @@ class _FitState:
     visits: torch.Tensor | None = None
     ema: dict | None = None
     epoch_sums: dict = field(default_factory=dict)
+    #: (n_samples,) bool: the rows of X marked trusted (``fit(..., trusted=mask)``)
+    trusted_mask: np.ndarray | None = None
+    #: encoded labels of those rows
+    trusted_labels: np.ndarray | None = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for name in ("generator", "loader_generator"):
+            state[name] = _generator_record(state[name])
+        return state
+
+    def __setstate__(self, state):
+        for name in ("generator", "loader_generator"):
+            if isinstance(state[name], dict):
+                state[name] = _restore_generator(state[name])
+        self.__dict__.update(state)
 
 
 class IEGClassifier(NeuralNetClassifier):
@@ -151,6 +202,12 @@ class IEGClassifier(NeuralNetClassifier):
     statistics_decay : float, default=0.9
         Per-row decay of the running averages behind ``sample_weights_`` and
         ``corrected_labels_`` (one update per epoch a row is seen).
+    auto_probe_per_class : int, default=10
+        Only when ``fit`` gets no trusted rows: how many rows per class to select
+        as the probe set (see Notes).
+    auto_probe_epochs : int, default=None
+        Only when ``fit`` gets no trusted rows: epochs of the warm-up network
+        that selects the probe set; None: ``max(1, max_epochs // 10)``.
     random_state : int, RandomState instance or None, default=None
         Drives every random choice: module initialisation, shuffling, probe
         batches, views, mixup and dropout. The global RNGs are not touched.
@@ -177,21 +234,34 @@ class IEGClassifier(NeuralNetClassifier):
         Number of features (for images: channels) seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit; only when ``X`` has string column names.
-    sample_weights_ : ndarray of shape (n_noisy,)
-        Exemplar weight of every noisy row: per step ``min(B * omega*_i, 1)``
-        (the normalised weight in units of the uniform weight ``1/B``, capped at
-        1), averaged over the epochs the row was seen with decay
-        ``statistics_decay``, then scaled so the mean over rows is 1. Low values
+    sample_weights_ : ndarray of shape (n_samples,)
+        One entry per row of ``X`` as passed to ``fit``. Rows marked by
+        ``trusted`` get 1 (likewise 1 in ``relabel_scores_`` and their own
+        label in ``corrected_labels_``). Every other row, noisy: per step
+        ``min(B * omega*_i, 1)`` (the normalised weight in units of the uniform
+        weight ``1/B``, capped at 1), averaged over the epochs the row was seen
+        with decay ``statistics_decay``, then scaled so the mean over the noisy
+        rows is 1. Low values
         mark rows whose label the trusted set disagrees with. The cap keeps one
         step in which few rows of a batch got any weight from dominating a row's
         score (on digits at 40% noise it raised the clean / mislabeled ratio of
         mean weights from about 2x to about 10x).
-    corrected_labels_ : ndarray of shape (n_noisy,)
+    corrected_labels_ : ndarray of shape (n_samples,)
         The given label where the meta step mostly kept it (running average of
         ``lambda*`` >= 0.5), otherwise the argmax of the running average of the
         guessed labels; in the user's label space.
-    relabel_scores_ : ndarray of shape (n_noisy,)
+    relabel_scores_ : ndarray of shape (n_samples,)
         Running average of ``lambda*``: 1 = the given label was always kept.
+    probe_indices_ : ndarray of shape (n_probe,)
+        Indices into ``X`` of the probe rows: those marked by ``trusted``, or
+        those selected when no trusted data was given. Only then (absent when
+        the probe set came as ``X_trusted``).
+    label_issues_ : pandas.DataFrame of shape (n_noisy, 5)
+        Rows aligned with ``corrected_labels_``; columns ``given_label``,
+        ``corrected_label``, ``sample_weight``, ``is_label_issue``
+        (``corrected_label != given_label``) and ``label_quality``
+        (``relabel_scores_`` clipped to [0, 1]). Needs pandas; see
+        :func:`sk_ieg.cleaning.label_issues_table`.
     module_ : torch.nn.Module
         The trained network (the raw weights; predictions use the weight average
         when ``ema_decay`` is set).
@@ -209,6 +279,39 @@ class IEGClassifier(NeuralNetClassifier):
     Cost per step with the defaults (K=2): forwards of the weak, strong, probe
     (at the virtual parameters) and mixup (3B rows) batches, one JVP, and three
     backwards (virtual loss, probe loss, final loss).
+
+    **Pipelines and model selection.** Mark the trusted rows with a boolean
+    mask, ``fit(X, y, trusted=mask)``: the mask is aligned with ``X``, so the
+    trusted rows go through every preprocessing step and every CV split with
+    the others. In a Pipeline pass ``ieg__trusted=mask``, or enable metadata
+    routing and call ``set_fit_request(trusted=True)``; to choose
+    hyperparameters by verified labels use
+    :class:`~sk_ieg.model_selection.TrustedStratifiedKFold` and
+    :data:`~sk_ieg.model_selection.trusted_accuracy_scorer`.
+
+    **Without trusted data** (``fit(X, y)``, or a mask with no True entry) a
+    probe set is selected from ``X`` with a :class:`UserWarning`: a plain
+    network (the same module, cross-entropy on the given labels) is trained
+    for ``auto_probe_epochs`` epochs, then per class the
+    ``auto_probe_per_class`` rows whose given label it agrees with most become
+    the probe set (:func:`~sk_ieg.model_selection.select_probe_rows`). They
+    stay in the noisy set too. Networks fit clean labels before noisy ones, so
+    these rows are mostly clean, but unverified: IEG is then only as good as
+    that guess.
+
+    **Persistence.** ``pickle`` and ``joblib`` round trips restore identical
+    predictions and the run-time state for ``partial_fit``. Loading is
+    unpickling, which can run arbitrary code from the file: load only files you
+    trust. Tensors are restored through skorch's unpickler with
+    ``torch.load(weights_only=True)`` (``torch_load_kwargs``) onto the saved
+    device, or onto the CPU where CUDA is unavailable (with a
+    ``skorch.exceptions.DeviceWarning``); random generators of a GPU fit are
+    then re-seeded on the CPU, which only affects further training.
+
+    **Threads.** Parallel fits in threads of one process (joblib's threading
+    backend, Dask worker threads) are safe and reproducible: the sections
+    that use per-process torch state (forward-mode AD, ``fork_rng``) take
+    turns. Processes (joblib's default loky backend) run fully in parallel.
 
     References
     ----------
@@ -263,6 +366,8 @@ class IEGClassifier(NeuralNetClassifier):
         first_cycle_epochs=1.0,
         ema_decay=0.999,
         statistics_decay=0.9,
+        auto_probe_per_class=10,
+        auto_probe_epochs=None,
         random_state=None,
         **kwargs,
     ):
@@ -294,7 +399,21 @@ class IEGClassifier(NeuralNetClassifier):
         self.first_cycle_epochs = first_cycle_epochs
         self.ema_decay = ema_decay
         self.statistics_decay = statistics_decay
+        self.auto_probe_per_class = auto_probe_per_class
+        self.auto_probe_epochs = auto_probe_epochs
         self.random_state = random_state
+
+    def _get_param_names(self):
+        # skorch takes every instance attribute not ending in "_" for a parameter, its
+        # private set `_params_to_validate` included; parameters never start with "_".
+        return [k for k in super()._get_param_names() if not k.startswith("_")]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False  # random_state fixes every random choice (on CPU)
+        tags.input_tags.allow_nan = False
+        tags.target_tags.required = True
+        return tags
 
     # ------------------------------------------------------------------ checks
     def _check_ieg_params(self):
@@ -320,6 +439,9 @@ class IEGClassifier(NeuralNetClassifier):
         positive_int("batch_size")
         if self.probe_batch_size is not None:
             positive_int("probe_batch_size")
+        positive_int("auto_probe_per_class")
+        if self.auto_probe_epochs is not None:
+            positive_int("auto_probe_epochs")
         number("temperature", 0, inf, lo_open=True)
         number("given_label_weight", 0, 1)
         number("meta_lr", 0, inf, lo_open=True)
@@ -357,6 +479,8 @@ class IEGClassifier(NeuralNetClassifier):
                               ensure_all_finite=True, ensure_min_samples=1)
         except ValueError as exc:
             raise ValueError(f"{what}: {exc}") from exc
+        if not X.flags.writeable:  # torch.from_numpy warns on read-only arrays (memmaps)
+            X = X.copy()
         if X.ndim not in (2, 4) and self.module is None:
             raise ValueError(f"{what} must be 2-D (n_samples, n_features) or 4-D images "
                              f"(n_samples, C, H, W) for the default module, got shape {X.shape}")
@@ -368,7 +492,8 @@ class IEGClassifier(NeuralNetClassifier):
     @staticmethod
     def _validate_y(y, n, what):
         if y is None:
-            raise ValueError(f"{what} is required")
+            raise ValueError(f"IEGClassifier requires {what} to be passed, but the target "
+                             f"{what} is None")
         y = column_or_1d(np.asarray(y, dtype=object if np.asarray(y).dtype.kind in "OUS" else None),
                          warn=True)
         if len(y) != n:
@@ -378,22 +503,45 @@ class IEGClassifier(NeuralNetClassifier):
         if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and math.isnan(v))
                                        for v in y):
             raise ValueError(f"{what} contains missing labels (None or NaN)")
+        try:
+            check_classification_targets(y)
+        except ValueError as exc:
+            raise ValueError(f"{what}: {exc}") from exc
         return y
 
     # --------------------------------------------------------------------- fit
-    def fit(self, X, y, X_trusted=None, y_trusted=None, **fit_params):
+    def fit(self, X, y, X_trusted=None, y_trusted=None, *, trusted=None, **fit_params):
         """Fit the network with IEG on noisy rows and trusted rows.
+
+        The trusted (probe) rows come in one of three ways: a boolean mask
+        ``trusted`` over the rows of ``X`` (the way to use in Pipelines and model
+        selection), separate arrays ``X_trusted`` / ``y_trusted``, or not at all
+        (then a probe set is selected from ``X``, with a warning; see Notes of
+        the class).
 
         Parameters
         ----------
-        X : array-like of shape (n_noisy, n_features) or (n_noisy, C, H, W)
-            Rows whose labels may be wrong.
-        y : array-like of shape (n_noisy,)
-            Their given labels (any hashable type: ints, strings, ...).
-        X_trusted : array-like of shape (n_trusted, ...)
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Training rows. Without ``trusted``: all of them have possibly wrong
+            labels.
+        y : array-like of shape (n_samples,)
+            Their labels (any hashable type: ints, strings, ...).
+        X_trusted : array-like of shape (n_trusted, ...), default=None
             Rows with verified labels (the probe set), same row shape as ``X``.
-        y_trusted : array-like of shape (n_trusted,)
+            Not to be used inside Pipelines or search utilities: a Pipeline
+            passes it to this step untransformed, and GridSearchCV or
+            cross_validate slice it like ``X`` when it has as many rows (a
+            warning is raised then); use ``trusted`` there.
+        y_trusted : array-like of shape (n_trusted,), default=None
             Their verified labels.
+        trusted : array-like of bool of shape (n_samples,), default=None
+            Marks the rows of ``X`` whose label ``y`` is verified; they form
+            the probe set, the other rows the noisy set. Being aligned with
+            ``X``, the mask follows the rows through every preprocessing step
+            and cross-validation split (``ieg__trusted=mask`` in a Pipeline, or
+            ``set_fit_request(trusted=True)`` with metadata routing). Cannot be
+            combined with ``X_trusted``. A mask without any True entry counts
+            as no trusted data.
         **fit_params
             Passed on to :meth:`skorch.NeuralNet.fit`.
 
@@ -401,57 +549,201 @@ class IEGClassifier(NeuralNetClassifier):
         -------
         self : IEGClassifier
         """
+        return self._fit_ieg(X, y, X_trusted, y_trusted, trusted, None, fit_params,
+                             partial=False)
+
+    def partial_fit(self, X, y, classes=None, X_trusted=None, y_trusted=None, *, trusted=None,
+                    **fit_params):
+        """Train ``max_epochs`` more epochs on ``(X, y)``, continuing from the current state.
+
+        On an unfitted estimator this is :meth:`fit`. Later calls keep the
+        weights, the optimizer state and the weight average, and start a new
+        learning-rate cycle; the probe set is the one given to this call
+        (``trusted`` or ``X_trusted`` / ``y_trusted``), else the previous one.
+        ``sample_weights_``, ``corrected_labels_`` and ``relabel_scores_`` then
+        describe the rows of this call.
+
+        Parameters
+        ----------
+        X, y, X_trusted, y_trusted, trusted
+            As in :meth:`fit`. After the first call, the labels must be among
+            ``classes_`` and the rows of the same shape.
+        classes : array-like of shape (n_classes,), default=None
+            All classes, for a first call whose labels do not show them all;
+            ignored by later calls.
+        **fit_params
+            Passed on to :meth:`skorch.NeuralNet.partial_fit`.
+
+        Returns
+        -------
+        self : IEGClassifier
+        """
+        if hasattr(self, "_ieg_fit_data_"):  # NeuralNet.fit calls this inside our own fit
+            return super().partial_fit(X, y, classes, **fit_params)
+        fitted = self.initialized_ and hasattr(self, "ieg_state_")
+        return self._fit_ieg(X, y, X_trusted, y_trusted, trusted, classes, fit_params,
+                             partial=fitted)
+
+    def _fit_ieg(self, X, y, X_trusted, y_trusted, trusted, classes, fit_params, *, partial):
+        """Validate, split noisy / probe rows, then run skorch's fit or partial_fit."""
         self._check_ieg_params()
+        if trusted is not None and (X_trusted is not None or y_trusted is not None):
+            raise ValueError("pass the trusted rows either as a mask (trusted=...) or as "
+                             "X_trusted and y_trusted, not both")
         if X_trusted is None and y_trusted is not None:
             raise ValueError("y_trusted was given without X_trusted")
         if X_trusted is not None and y_trusted is None:
             raise ValueError("X_trusted was given without y_trusted")
-        if X_trusted is None:
-            raise ValueError("IEG needs trusted rows: pass X_trusted and y_trusted "
-                             "(a few verified labels per class, e.g. 10)")
         if fit_params:
             raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
-        X = self._validate_X(X, reset=True)
-        self.input_shape_ = X.shape[1:]
+        X = self._validate_X(X, reset=not partial)
+        if not partial:
+            self.input_shape_ = X.shape[1:]
         y = self._validate_y(y, len(X), "y")
-        if hasattr(X_trusted, "__len__") and len(X_trusted) == 0:
-            raise ValueError("the trusted set is empty: X_trusted has 0 rows")
-        X_trusted = self._validate_X(X_trusted, reset=False, what="X_trusted")
-        y_trusted = self._validate_y(y_trusted, len(X_trusted), "y_trusted")
+        mask = None if trusted is None else self._validate_mask(trusted, len(X))
+        if mask is not None and mask.all():
+            raise ValueError("trusted marks every row of X: IEG needs noisy rows too")
+        if mask is not None and not mask.any():
+            mask = None  # an empty trusted set: as if none was given
+        if X_trusted is not None:
+            if hasattr(X_trusted, "__len__") and len(X_trusted) == 0:
+                raise ValueError("the trusted set is empty: X_trusted has 0 rows")
+            X_trusted = self._validate_X(X_trusted, reset=False, what="X_trusted")
+            y_trusted = self._validate_y(y_trusted, len(X_trusted), "y_trusted")
+            if len(X_trusted) == len(X):
+                warnings.warn(
+                    f"X_trusted has as many rows as X ({len(X)}): scikit-learn's search and "
+                    "cross-validation utilities slice every fit parameter of that length "
+                    "together with X, so X_trusted may have been cut into folds (and a "
+                    "Pipeline passes it to this step untransformed). Mark the trusted rows "
+                    "of X with fit(X, y, trusted=mask) instead.", UserWarning, stacklevel=3)
 
         encoder = LabelEncoder()
+        if partial:
+            encoder.classes_ = self.classes_
+        else:
+            labels = [y] + [np.asarray(v) for v in (y_trusted, classes) if v is not None]
+            try:
+                encoder.fit(np.concatenate(labels))
+            except TypeError as exc:
+                raise ValueError(f"labels of mixed types cannot be ordered: {exc}") from exc
+        n_classes = len(encoder.classes_)
+        if n_classes < 2:
+            raise ValueError(f"IEG needs at least 2 classes, got {n_classes} class: "
+                             f"{encoder.classes_.tolist()}")
         try:
-            encoder.fit(np.concatenate([y, y_trusted]))
-        except TypeError as exc:
-            raise ValueError(f"labels of mixed types cannot be ordered: {exc}") from exc
-        if len(encoder.classes_) < 2:
-            raise ValueError(f"IEG needs at least 2 classes, got {list(encoder.classes_)}")
-        self.classes_inferred_ = encoder.classes_
-        y_enc = encoder.transform(y)
-        yt_enc = encoder.transform(y_trusted)
-        missing = np.setdiff1d(np.arange(len(encoder.classes_)), yt_enc)
+            y_enc = encoder.transform(y)
+            yt_enc = None if y_trusted is None else encoder.transform(y_trusted)
+        except ValueError as exc:
+            raise ValueError(f"labels not seen in the first call of partial_fit: {exc}") from exc
+        if not partial:
+            self.classes_inferred_ = encoder.classes_
+
+        if partial:  # continue the random streams of the fit
+            g = self.ieg_state_.generator
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g, device=g.device))
+            rng = np.random.RandomState(seed)
+        else:
+            rng = check_random_state(self.random_state)
+        seeds = rng.randint(0, 2**31 - 1, size=5)
+        probe_indices = None
+        if X_trusted is not None:
+            X_noisy, y_noisy = X, y_enc
+        elif mask is not None:
+            X_noisy, y_noisy = X[~mask], y_enc[~mask]
+            X_trusted, yt_enc = X[mask], y_enc[mask]
+            probe_indices = np.flatnonzero(mask)
+        elif partial:  # keep the previous probe set
+            X_noisy, y_noisy = X, y_enc
+        else:
+            probe_indices = self._select_probe(X, y_enc, int(seeds[4]))
+            X_noisy, y_noisy = X, y_enc
+            X_trusted, yt_enc = X[probe_indices], y_enc[probe_indices]
+        missing = [] if yt_enc is None else np.setdiff1d(np.arange(n_classes), yt_enc)
         if len(missing):
             warnings.warn(f"the trusted set has no rows of classes "
-                          f"{list(encoder.classes_[missing])}; probe batches cannot represent "
-                          "them", UserWarning, stacklevel=2)
+                          f"{encoder.classes_[missing].tolist()}; probe batches cannot represent "
+                          "them", UserWarning, stacklevel=3)
 
-        rng = check_random_state(self.random_state)
-        seeds = rng.randint(0, 2**31 - 1, size=4)
         # Only during fit (names end in '_' so skorch does not take them for parameters).
         self._ieg_module_seed_ = int(seeds[0])  # read by initialize_module
-        self._ieg_fit_data_ = (X, y_enc, X_trusted, yt_enc, seeds)
+        self._ieg_fit_data_ = (X_noisy, y_noisy, X_trusted, yt_enc, seeds[:4], mask,
+                               None if mask is None else yt_enc,
+                               self.ieg_state_ if partial else None)
+        dataset = IndexedDataset(torch.from_numpy(X_noisy), torch.from_numpy(y_noisy))
         try:
-            return super().fit(IndexedDataset(torch.from_numpy(X), torch.from_numpy(y_enc)),
-                               y_enc)
+            if partial:
+                super().partial_fit(dataset, y_noisy)
+            else:
+                super().fit(dataset, y_noisy)
         finally:
             del self._ieg_module_seed_, self._ieg_fit_data_
+        if probe_indices is None:
+            self.__dict__.pop("probe_indices_", None)
+        else:
+            self.probe_indices_ = probe_indices
+        return self
 
-    def _make_state(self, X, y, X_trusted, y_trusted, seeds):
+    @staticmethod
+    def _validate_mask(trusted, n):
+        mask = np.asarray(trusted)
+        if mask.shape != (n,):
+            raise ValueError(f"trusted must be a boolean mask of shape (n_samples,) = ({n},), "
+                             f"got shape {mask.shape}")
+        if mask.dtype != bool:
+            raise ValueError(f"trusted must be a boolean mask, got dtype {mask.dtype}; for row "
+                             "indices idx use mask = np.zeros(len(X), bool); mask[idx] = True")
+        return mask
+
+    def _select_probe(self, X, y, seed):
+        """Probe rows chosen from noisy data: a short warm-up fit, then per class
+        the rows whose given label the warm-up network agrees with most."""
+        epochs = self.auto_probe_epochs or max(1, self.max_epochs // 10)
         device = torch.device(self.device) if self.device is not None else torch.device("cpu")
-        generator = torch.Generator(device=device).manual_seed(int(seeds[1]))
-        loader_generator = torch.Generator().manual_seed(int(seeds[2]))
+        devices = [device.index or 0] if device.type == "cuda" else []
+        # Dropout draws from torch's global RNG: fork it (under the process lock).
+        with _TORCH_PROCESS_LOCK, torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            module = copy.deepcopy(self._build_module(seed))
+            warmup = NeuralNetClassifier(
+                module, criterion=torch.nn.CrossEntropyLoss, optimizer=self.optimizer,
+                lr=self.lr, max_epochs=epochs, batch_size=self.batch_size, train_split=None,
+                device=self.device, verbose=0,
+                iterator_train__shuffle=True,
+                iterator_train__generator=torch.Generator().manual_seed(seed),
+                iterator_valid__generator=torch.Generator(),
+                **{f"optimizer__{k}": v for k, v in self.get_params_for("optimizer").items()})
+            warmup.fit(X, y)
+            proba = warmup.predict_proba(X)
+        rows = select_probe_rows(y, proba, self.auto_probe_per_class)
+        warnings.warn(
+            f"no trusted rows were given: IEG uses as its probe set the {len(rows)} rows whose "
+            f"given label a {epochs}-epoch warm-up network agrees with most (up to "
+            f"{self.auto_probe_per_class} per class). Their labels are not verified: pass a "
+            "few verified rows per class (trusted=mask) when you can.", UserWarning,
+            stacklevel=4)  # the caller of fit or partial_fit
+        return rows
+
+    def _make_state(self, X, y, X_trusted, y_trusted, seeds, trusted_mask=None,
+                    trusted_labels=None, previous=None):
+        """Run-time state of a fit, or of a partial_fit continuing ``previous``."""
+        device = torch.device(self.device) if self.device is not None else torch.device("cpu")
+        if previous is None:
+            generator = torch.Generator(device=device).manual_seed(int(seeds[1]))
+            loader_generator = torch.Generator().manual_seed(int(seeds[2]))
+            base_lrs = [g["lr"] for g in self.optimizer_.param_groups]
+        else:
+            generator, loader_generator = previous.generator, previous.loader_generator
+            base_lrs = previous.base_lrs
         probe_bs = self.probe_batch_size or self.batch_size
-        sampler = ProbeSampler(y_trusted, probe_bs, np.random.default_rng(int(seeds[3])))
+        if X_trusted is None:  # partial_fit without new trusted rows: the previous probe set
+            X_probe, y_probe, sampler = previous.X_probe, previous.y_probe, \
+                previous.probe_sampler
+            X_trusted = X_probe.cpu().numpy()
+        else:
+            X_probe = torch.from_numpy(X_trusted).to(device)
+            y_probe = torch.from_numpy(y_trusted).long().to(device)
+            sampler = ProbeSampler(y_trusted, probe_bs, np.random.default_rng(int(seeds[3])))
         both = np.concatenate([X, X_trusted])
         view_stats = {
             "kind": self._augmentation_kind(X),
@@ -462,16 +754,16 @@ class IEGClassifier(NeuralNetClassifier):
         steps = math.ceil(len(X) / self.batch_size)
         n, k = len(X), len(self.classes_)
         return _FitState(
-            given=y,
-            X_probe=torch.from_numpy(X_trusted).to(device),
-            y_probe=torch.from_numpy(y_trusted).long().to(device),
+            given=y, X_probe=X_probe, y_probe=y_probe,
             probe_sampler=sampler, generator=generator, loader_generator=loader_generator,
             view_stats=view_stats, n_rows=n, steps_per_epoch=steps,
             total_steps=steps * self.max_epochs,
-            base_lrs=[g["lr"] for g in self.optimizer_.param_groups],
+            base_lrs=base_lrs,
             weight_avg=torch.zeros(n, device=device), keep_avg=torch.zeros(n, device=device),
             guess_avg=torch.zeros(n, k, device=device),
             visits=torch.zeros(n, dtype=torch.long, device=device),
+            ema=None if previous is None else previous.ema,
+            trusted_mask=trusted_mask, trusted_labels=trusted_labels,
         )
 
     def _augmentation_kind(self, X):
@@ -490,9 +782,13 @@ class IEGClassifier(NeuralNetClassifier):
 
     def initialize_module(self):
         """Build the module; ``module=None`` builds a default from the data."""
+        self.module_ = self._build_module(getattr(self, "_ieg_module_seed_", None))
+        return self
+
+    def _build_module(self, seed=None):
+        """The module, initialised from ``seed`` without touching torch's global RNG."""
         kwargs = self.get_params_for("module")
-        seed = getattr(self, "_ieg_module_seed_", None)
-        with torch.random.fork_rng(devices=[]):
+        with _TORCH_PROCESS_LOCK, torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
             if self.module is None:
@@ -506,8 +802,7 @@ class IEGClassifier(NeuralNetClassifier):
                     module = MLP(int(np.prod(shape)), n_classes, **kwargs)
             else:
                 module = self.initialized_instance(self.module, kwargs)
-        self.module_ = module
-        return self
+        return module
 
     def get_iterator(self, dataset, training=False):
         """Loaders that never draw from the global RNG.
@@ -601,11 +896,12 @@ class IEGClassifier(NeuralNetClassifier):
         y, rows = yi[:, 0], yi[:, 1]
         probe_idx = torch.from_numpy(state.probe_sampler.sample()).to(state.X_probe.device)
         momentum, decay, buffers = self._optimizer_state()
-        out = ieg_objective(
-            self.module_, x, y, state.X_probe[probe_idx], state.y_probe[probe_idx],
-            n_classes=len(self.classes_), make_view=self._make_view_fn(), config=self._config(),
-            generator=state.generator, momentum=momentum, weight_decay=decay,
-            momentum_buffers=buffers)
+        with _TORCH_PROCESS_LOCK:
+            out = ieg_objective(
+                self.module_, x, y, state.X_probe[probe_idx], state.y_probe[probe_idx],
+                n_classes=len(self.classes_), make_view=self._make_view_fn(),
+                config=self._config(), generator=state.generator, momentum=momentum,
+                weight_decay=decay, momentum_buffers=buffers)
         out.loss.backward()
         self._record_rows(rows, out)
         # Extra keys reach callbacks' on_batch_end (skorch passes the step dict on).
@@ -687,6 +983,14 @@ class IEGClassifier(NeuralNetClassifier):
         given = st.given
         guessed = st.guess_avg.argmax(dim=1).cpu().numpy()
         corrected = np.where(self.relabel_scores_ >= 0.5, given, guessed)
+        if st.trusted_mask is not None:  # align with X: trusted rows keep weight 1, own label
+            mask = st.trusted_mask
+            full_w, full_k = np.ones(len(mask)), np.ones(len(mask))
+            full_c = np.empty(len(mask), dtype=corrected.dtype)
+            full_w[~mask], full_k[~mask], full_c[~mask] = self.sample_weights_, \
+                self.relabel_scores_, corrected
+            full_c[mask] = st.trusted_labels
+            self.sample_weights_, self.relabel_scores_, corrected = full_w, full_k, full_c
         self.corrected_labels_ = self.classes_[corrected]
 
     # ------------------------------------------------------------- prediction
@@ -734,4 +1038,12 @@ class IEGClassifier(NeuralNetClassifier):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # checks that the estimator is fitted
+        return self.classes_[proba.argmax(axis=1)]
+
+    @property
+    def label_issues_(self):
+        """Label-issues table (pandas DataFrame); see :mod:`sk_ieg.cleaning`."""
+        from sk_ieg.cleaning import estimator_label_issues
+
+        return estimator_label_issues(self)

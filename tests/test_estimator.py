@@ -200,10 +200,11 @@ def test_bad_input_raises_clear_value_errors(noisy_digits, bad, message):
         IEGClassifier(max_epochs=1, verbose=0).fit(X, y, X_trusted=Xt, y_trusted=yt)
 
 
-def test_missing_trusted_set_and_bad_params_raise(noisy_digits):
+def test_missing_trusted_set_warns_and_bad_params_raise(noisy_digits):
     d = noisy_digits
-    with pytest.raises(ValueError, match="IEG needs trusted rows"):
-        IEGClassifier(verbose=0).fit(d["X"], d["y"])
+    with pytest.warns(UserWarning, match="no trusted rows were given"):
+        clf = IEGClassifier(max_epochs=1, verbose=0, random_state=0).fit(d["X"], d["y"])
+    assert clf.sample_weights_.shape == d["y"].shape and len(clf.probe_indices_) == 100
     with pytest.raises(ValueError, match=r"meta_lr must be in \(0, inf\], got -1"):
         IEGClassifier(meta_lr=-1, verbose=0).fit(d["X"], d["y"], X_trusted=d["X_trusted"],
                                                  y_trusted=d["y_trusted"])
