@@ -4,6 +4,7 @@ An implementation of IEG (Zhang et al., "Distilling Effective Supervision from
 Severe Label Noise", CVPR 2020) as a scikit-learn compatible skorch estimator.
 """
 
+from sk_ieg.cleaning import CleanLabelsClassifier, find_label_issues, label_issues_table
 from sk_ieg.estimator import IEGClassifier
 from sk_ieg.model_selection import (
     TrustedStratifiedKFold,
@@ -12,9 +13,12 @@ from sk_ieg.model_selection import (
 )
 
 __all__ = [
+    "CleanLabelsClassifier",
     "IEGClassifier",
     "TrustedStratifiedKFold",
     "__version__",
+    "find_label_issues",
+    "label_issues_table",
     "make_trusted_scorer",
     "trusted_accuracy_scorer",
 ]

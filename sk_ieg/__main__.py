@@ -1,4 +1,4 @@
-"""``python -m sk_ieg bench ...``."""
+"""``python -m sk_ieg bench ...`` and ``python -m sk_ieg clean ...``."""
 
 import sys
 

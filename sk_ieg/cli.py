@@ -1,4 +1,4 @@
-"""Command line: ``sk-ieg bench ...`` (also ``python -m sk_ieg bench ...``)."""
+"""Command line: ``sk-ieg bench ...`` and ``sk-ieg clean ...`` (also ``python -m sk_ieg ...``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from sk_ieg.clean_cli import add_clean_parser, run_clean
 
 __all__ = ["main"]
 
@@ -53,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sk-ieg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _bench_parser(sub)
+    add_clean_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "clean":
+        return run_clean(args)
     if args.command == "bench":
         import torch
 

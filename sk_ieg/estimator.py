@@ -256,7 +256,7 @@ class IEGClassifier(NeuralNetClassifier):
         Indices into ``X`` of the probe rows: those marked by ``trusted``, or
         those selected when no trusted data was given. Only then (absent when
         the probe set came as ``X_trusted``).
-    label_issues_ : pandas.DataFrame of shape (n_noisy, 5)
+    label_issues_ : pandas.DataFrame of shape (n_samples, 5)
         Rows aligned with ``corrected_labels_``; columns ``given_label``,
         ``corrected_label``, ``sample_weight``, ``is_label_issue``
         (``corrected_label != given_label``) and ``label_quality``
