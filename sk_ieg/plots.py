@@ -25,6 +25,21 @@ _COLORS = {"ieg": "C0", "l2r": "C1", "vanilla": "C2", "trusted_only": "C3", "cle
            "cleanlab": "C5"}
 
 
+def _finish(ax, **labels) -> None:
+    ax.set(**labels)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _save(fig, path: str | Path) -> Path:
+    plt = _pyplot()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _groups(runs: Sequence[dict]):
     out: dict = {}
     for r in runs:
@@ -51,15 +66,9 @@ def plot_accuracy(runs: Sequence[dict], path: str | Path) -> Path:
                 final = np.mean([r["test_accuracy"] for r in rs if r["method"] == method])
                 ax.axhline(final, ls="--", lw=1, label=f"{method} (final)",
                            color=_COLORS.get(method))
-        ax.set(title=f"{ds}, {noise} {rate:.0%}", xlabel="training progress (%)",
-               ylabel="test accuracy", ylim=(0, 1))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        _finish(ax, title=f"{ds}, {noise} {rate:.0%}", xlabel="training progress (%)",
+                ylabel="test accuracy", ylim=(0, 1))
+    return _save(fig, path)
 
 
 def plot_meta_statistics(runs: Sequence[dict], path: str | Path) -> Path:
@@ -80,12 +89,6 @@ def plot_meta_statistics(runs: Sequence[dict], path: str | Path) -> Path:
                 n = min(len(c) for c in curves)
                 ax.plot(np.arange(1, n + 1), np.mean([c[:n] for c in curves], axis=0), style,
                         label=f"truly {kind} rows")
-            ax.set(title=f"{ds}, {noise} {rate:.0%}", xlabel="epoch", ylabel=label,
-                   ylim=(0, 1.05))
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+            _finish(ax, title=f"{ds}, {noise} {rate:.0%}", xlabel="epoch", ylabel=label,
+                    ylim=(0, 1.05))
+    return _save(fig, path)
