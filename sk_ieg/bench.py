@@ -258,8 +258,9 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
                             verbose=0, callbacks=callbacks, **params)
         clf.fit(data.X, data.y, X_trusted=data.X_trusted, y_trusted=data.y_trusted)
         mislabeled = data.y != data.y_true
-        record.update(_cleaning_scores(clf.corrected_labels_, data),
-                      mean_weight_clean=float(clf.sample_weights_[~mislabeled].mean()),
+        if clf.relabel:  # l2r never relabels: no cleaning scores to report
+            record.update(_cleaning_scores(clf.corrected_labels_, data))
+        record.update(mean_weight_clean=float(clf.sample_weights_[~mislabeled].mean()),
                       mean_weight_mislabeled=float(clf.sample_weights_[mislabeled].mean())
                       if mislabeled.any() else None)
         history = clf.history
