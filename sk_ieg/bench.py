@@ -14,7 +14,7 @@ import math
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -398,7 +398,3 @@ def format_table(runs: Sequence[dict]) -> str:
         cells.append(f"{np.mean(ratio):.1f}x" if ratio else "")
         lines.append(f"| {ds} | {noise} | {rate:.0%} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def _asdict(data: BenchData) -> dict:  # pragma: no cover - debugging helper
-    return asdict(data)
