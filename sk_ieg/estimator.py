@@ -946,17 +946,20 @@ class IEGClassifier(NeuralNetClassifier):
         st.step += 1
         if self.ema_decay is None:
             return
-        current = {**dict(self.module_.named_parameters()), **dict(self.module_.named_buffers())}
+        params = dict(self.module_.named_parameters())
+        buffers = dict(self.module_.named_buffers())
         with torch.no_grad():
             if st.ema is None:
-                st.ema = {k: v.detach().clone() for k, v in current.items()}
+                st.ema = {k: v.detach().clone() for k, v in {**params, **buffers}.items()}
                 return
             decay = min(self.ema_decay, (1 + st.step) / (10 + st.step))
-            for k, v in current.items():
-                if v.dtype.is_floating_point and k in dict(self.module_.named_parameters()):
-                    st.ema[k].lerp_(v.detach(), 1 - decay)
-                else:  # BatchNorm statistics and counters: the current values
-                    st.ema[k].copy_(v)
+            for k, p in params.items():
+                if p.dtype.is_floating_point:
+                    st.ema[k].lerp_(p, 1 - decay)
+                else:
+                    st.ema[k].copy_(p)
+            for k, b in buffers.items():  # BatchNorm statistics and counters: current values
+                st.ema[k].copy_(b)
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
