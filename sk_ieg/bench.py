@@ -211,11 +211,11 @@ def _cleaning_scores(corrected: np.ndarray, data: BenchData) -> dict:
                 cleaning_recall=float(tp / max(mislabeled.sum(), 1)))
 
 
-def _skorch_net(module, module_kw, *, epochs, batch_size, seed, callbacks):
+def _skorch_net(module, module_kw, *, epochs, batch_size, seed, callbacks, device="cpu"):
     return NeuralNetClassifier(
         module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.1,
         optimizer__momentum=0.9, optimizer__weight_decay=5e-4, batch_size=batch_size,
-        max_epochs=epochs, train_split=None, verbose=0,
+        max_epochs=epochs, train_split=None, verbose=0, device=device,
         callbacks=list(callbacks) + [("lr", LRScheduler(policy="CosineAnnealingLR",
                                                          T_max=epochs))],
         iterator_train__shuffle=True,
@@ -224,7 +224,8 @@ def _skorch_net(module, module_kw, *, epochs, batch_size, seed, callbacks):
 
 def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int = 0,
                batch_size: int = 128, progress: bool = True, ieg_params: dict | None = None,
-               test_every: int = 1, model: str = "default", track_rows: bool = True) -> dict:
+               test_every: int = 1, model: str = "default", track_rows: bool = True,
+               device: str = "cpu") -> dict:
     """Train one method on one split; returns a JSON-able record.
 
     ``ieg``/``l2r`` are :class:`IEGClassifier` (``l2r``: meta re-weighting only,
@@ -234,7 +235,7 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
     number of gradient steps, with a cosine learning-rate decay. ``cleanlab`` is
     cleanlab's ``CleanLearning`` around that same skorch network (5-fold
     out-of-sample probabilities, then a fit on the rows it keeps); it needs the
-    optional ``cleanlab`` package.
+    optional ``cleanlab`` package. ``device`` is the torch device of every network.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
@@ -255,7 +256,7 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
         if track_rows:
             callbacks.append(("row_stats", RowStatistics(data.y != data.y_true)))
         clf = IEGClassifier(max_epochs=max_epochs, batch_size=batch_size, random_state=seed,
-                            verbose=0, callbacks=callbacks, **params)
+                            verbose=0, device=device, callbacks=callbacks, **params)
         clf.fit(data.X, data.y, X_trusted=data.X_trusted, y_trusted=data.y_trusted)
         mislabeled = data.y != data.y_true
         if clf.relabel:  # l2r never relabels: no cleaning scores to report
@@ -285,7 +286,7 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
                     raise ImportError("the cleanlab baseline needs the optional package "
                                       "cleanlab: pip install 'sk-ieg[cleanlab]'") from exc
                 net = _skorch_net(module, module_kw, epochs=epochs, batch_size=batch_size,
-                                  seed=seed, callbacks=[])
+                                  seed=seed, callbacks=[], device=device)
                 clf = CleanLearning(net, seed=seed, verbose=False)
                 clf.fit(X, y)
                 issues = clf.get_label_issues()
@@ -296,7 +297,7 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
                     np.mean(clf.predict(data.X_test) == data.y_test)))]
             else:
                 clf = _skorch_net(module, module_kw, epochs=epochs, batch_size=batch_size,
-                                  seed=seed, callbacks=callbacks)
+                                  seed=seed, callbacks=callbacks, device=device)
                 clf.fit(X, y)
                 history = clf.history
         record["epochs"] = epochs
@@ -318,7 +319,7 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
                   seeds: Sequence[int] = (0, 1), max_epochs: int = 100,
                   n_train: int | None = None, out: str | Path | None = None,
                   progress: bool = True, ieg_params: dict | None = None, model: str = "default",
-                  plots: bool = True, log=print) -> dict:
+                  plots: bool = True, device: str = "cpu", log=print) -> dict:
     """Run every method on every (rate, seed).
 
     With ``out``: writes ``results.json`` (every run), ``results.md`` (mean ± std
@@ -333,7 +334,8 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
                                    n_train=n_train)
             for method in methods:
                 rec = run_method(method, data, max_epochs=max_epochs, seed=seed,
-                                 progress=progress, ieg_params=ieg_params, model=model)
+                                 progress=progress, ieg_params=ieg_params, model=model,
+                                 device=device)
                 rec.update(dataset=dataset, noise=noise, rate=rate,
                            trusted_per_class=trusted_per_class,
                            realised_noise=data.info["realised_noise"],
@@ -349,9 +351,11 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
     results = dict(config=dict(dataset=dataset, noise=noise, rates=list(rates),
                                trusted_per_class=trusted_per_class, methods=list(methods),
                                seeds=list(seeds), max_epochs=max_epochs, n_train=n_train,
-                               model=model, ieg_params=ieg_params or {}),
+                               model=model, ieg_params=ieg_params or {}, device=str(device)),
                    environment=dict(torch=torch.__version__, python=platform.python_version(),
-                                    threads=torch.get_num_threads(),
+                                    threads=torch.get_num_threads(), device=str(device),
+                                    gpu=torch.cuda.get_device_name(device)
+                                    if str(device).startswith("cuda") else None,
                                     machine=platform.machine()),
                    runs=runs)
     table = format_table(runs)

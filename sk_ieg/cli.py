@@ -46,6 +46,9 @@ def _bench_parser(sub) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (default 1: small models on shared cores "
                    "slow down badly with more)")
+    p.add_argument("--device", default="auto",
+                   help="torch device of every network: cpu, cuda, cuda:1, ... or auto "
+                   "(cuda when available, else cpu; default)")
     p.add_argument("--out", default="bench-out", help="output folder (default: bench-out)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -68,13 +71,16 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
         torch.set_num_threads(args.threads)
+        device = args.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
             res = run_benchmark(dataset=args.dataset, noise=args.noise, rates=args.rate,
                                 trusted_per_class=args.trusted_per_class, methods=methods,
                                 seeds=args.seeds, max_epochs=args.max_epochs,
                                 n_train=args.n_train, out=args.out,
                                 progress=not args.no_progress, ieg_params=args.ieg_params,
-                                model=args.model)
+                                model=args.model, device=device)
         except (ValueError, FileNotFoundError, ImportError) as exc:
             print(f"sk-ieg bench: error: {exc}", file=sys.stderr)
             return 2
