@@ -5,7 +5,7 @@ Severe Label Noise", CVPR 2020) as a scikit-learn compatible skorch estimator.
 """
 
 from sk_ieg.cleaning import CleanLabelsClassifier, find_label_issues, label_issues_table
-from sk_ieg.estimator import IEGClassifier
+from sk_ieg.estimator import SPEED_SETTING, IEGClassifier
 from sk_ieg.model_selection import (
     TrustedStratifiedKFold,
     make_trusted_scorer,
@@ -15,6 +15,7 @@ from sk_ieg.model_selection import (
 __all__ = [
     "CleanLabelsClassifier",
     "IEGClassifier",
+    "SPEED_SETTING",
     "TrustedStratifiedKFold",
     "__version__",
     "find_label_issues",

@@ -8,6 +8,7 @@ mathematics lives in pure functions (:mod:`sk_ieg.step`, :mod:`sk_ieg.meta`,
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import numbers
@@ -33,9 +34,16 @@ from sk_ieg.meta import META_GRADIENT_METHODS
 from sk_ieg.model_selection import select_probe_rows
 from sk_ieg.models import MLP, ResNetSmall
 from sk_ieg.schedule import cosine_restarts
-from sk_ieg.step import IEGConfig, ieg_objective
+from sk_ieg.step import META_SCOPES, IEGConfig, functional_forward, ieg_objective
 
-__all__ = ["IEGClassifier"]
+__all__ = ["IEGClassifier", "SPEED_SETTING"]
+
+#: The documented speed setting: ``IEGClassifier(**SPEED_SETTING)``. The meta-gradient
+#: through the last linear layer only (closed form from the penultimate features),
+#: a mixup pass over a random ``batch_size``-row subset of the mixup pool instead of
+#: all of it, and half-size probe batches. See the README's "Speed" section for the
+#: measured cost and accuracy against the defaults.
+SPEED_SETTING = {"meta_scope": "head", "mixup_size": 128, "probe_batch_size": 64}
 
 _POLICIES = ("autoaugment", "randaugment", None)
 _AUGMENTATIONS = ("auto", "tabular", "image", "none")
@@ -43,6 +51,24 @@ _AUGMENTATIONS = ("auto", "tabular", "image", "none")
 #: ``torch.random.fork_rng`` swaps are per process, not per thread: fits running in
 #: threads of one process (joblib's threading backend, Dask threads) take turns here.
 _TORCH_PROCESS_LOCK = threading.RLock()
+#: ``torch.compile(functional_forward, **options)``, one per set of options.
+_COMPILED_FORWARDS: dict = {}
+
+
+def _compiled_forward(options: dict):
+    key = repr(sorted(options.items()))
+    if key not in _COMPILED_FORWARDS:
+        _COMPILED_FORWARDS[key] = torch.compile(functional_forward, **options)
+    return _COMPILED_FORWARDS[key]
+
+
+def _compile_config(enabled: bool):
+    """The meta step back-propagates with ``retain_graph=True``, which compiled
+    backward graphs with donated buffers refuse; backward graphs compile lazily,
+    so the setting must hold over the whole step."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch._functorch.config.patch(donated_buffer=False)
 
 
 def _generator_record(generator):
@@ -93,6 +119,8 @@ class _FitState:
     guess_avg: torch.Tensor | None = None
     visits: torch.Tensor | None = None
     ema: dict | None = None
+    #: CPU generator for module-RNG seeds when ``generator`` is on a GPU (no host sync)
+    seed_generator: torch.Generator | None = None
     epoch_sums: dict = field(default_factory=dict)
     #: (n_samples,) bool: the rows of X marked trusted (``fit(..., trusted=mask)``)
     trusted_mask: np.ndarray | None = None
@@ -101,13 +129,14 @@ class _FitState:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for name in ("generator", "loader_generator"):
-            state[name] = _generator_record(state[name])
+        for name in ("generator", "loader_generator", "seed_generator"):
+            if state.get(name) is not None:
+                state[name] = _generator_record(state[name])
         return state
 
     def __setstate__(self, state):
-        for name in ("generator", "loader_generator"):
-            if isinstance(state[name], dict):
+        for name in ("generator", "loader_generator", "seed_generator"):
+            if isinstance(state.get(name), dict):
                 state[name] = _restore_generator(state[name])
         self.__dict__.update(state)
 
@@ -164,6 +193,28 @@ class IEGClassifier(NeuralNetClassifier):
     consistency_weight : float, default=20.0
         ``k``, weight of ``KL(weak || strong)`` (eq. 4; paper: 20 on CIFAR, 3.5
         on Clothing1M, 14 on Food101N). 0 turns the consistency loss off.
+    meta_scope : {"all", "head"}, default="all"
+        Parameters the meta-gradient is taken through. ``"all"``: every
+        trainable parameter (exact, as the paper). ``"head"``: only the last
+        :class:`torch.nn.Linear` layer, whose output must be the module's output;
+        the virtual step, probe loss and JVP then have closed forms in the
+        penultimate features, so the meta step costs one forward of the probe
+        batch without a graph. Cheaper for large networks, an approximation of
+        the full meta-gradient (see the README's "Speed" section for its
+        measured effect).
+    mixup_size : int, default=None
+        Rows of the mixup pool ``[probe, weak views, strong views]`` that are
+        mixed and passed through the network each step: a random subset of this
+        size that keeps the probe rows' share. None: the whole pool
+        (``B_p + K B`` rows, the authors' code). ``SPEED_SETTING`` uses
+        ``batch_size``.
+    compile : bool, default=False
+        skorch's switch, extended to the IEG step: every pass at explicit
+        parameters (strong views, probe, JVP, mixup) runs through
+        ``torch.compile(sk_ieg.step.functional_forward, **compile__options)``;
+        the first pass too, unless ``meta_scope="head"``; prediction stays eager. Same
+        losses to float tolerance; compiling takes tens of seconds and pays off
+        on GPUs with larger networks (see the README's "Speed" section).
     augmentation : {"auto", "tabular", "image", "none"} or callable, default="auto"
         How views are made. ``"auto"``: ``"image"`` for 4-D ``X``, otherwise
         ``"tabular"``. A callable ``f(x, *, strong, generator)`` returning a
@@ -353,6 +404,8 @@ class IEGClassifier(NeuralNetClassifier):
         probe_mixup_weight=1.0,
         mixup_weight=1.0,
         consistency_weight=20.0,
+        meta_scope="all",
+        mixup_size=None,
         augmentation="auto",
         policy="randaugment",
         hflip=True,
@@ -386,6 +439,8 @@ class IEGClassifier(NeuralNetClassifier):
         self.probe_mixup_weight = probe_mixup_weight
         self.mixup_weight = mixup_weight
         self.consistency_weight = consistency_weight
+        self.meta_scope = meta_scope
+        self.mixup_size = mixup_size
         self.augmentation = augmentation
         self.policy = policy
         self.hflip = hflip
@@ -402,6 +457,10 @@ class IEGClassifier(NeuralNetClassifier):
         self.auto_probe_per_class = auto_probe_per_class
         self.auto_probe_epochs = auto_probe_epochs
         self.random_state = random_state
+
+    #: The step's objective, ``sk_ieg.step.ieg_objective``; ``benchmarks/speed.py``
+    #: swaps in ``sk_ieg.step.reference_objective`` to time the textbook route.
+    _objective = staticmethod(ieg_objective)
 
     def _get_param_names(self):
         # skorch takes every instance attribute not ending in "_" for a parameter, its
@@ -439,6 +498,12 @@ class IEGClassifier(NeuralNetClassifier):
         positive_int("batch_size")
         if self.probe_batch_size is not None:
             positive_int("probe_batch_size")
+        if self.mixup_size is not None:
+            positive_int("mixup_size")
+            if self.mixup_size < 2:
+                raise ValueError(f"mixup_size must be None or >= 2, got {self.mixup_size}")
+        if self.meta_scope not in META_SCOPES:
+            raise ValueError(f"meta_scope must be one of {META_SCOPES}, got {self.meta_scope!r}")
         positive_int("auto_probe_per_class")
         if self.auto_probe_epochs is not None:
             positive_int("auto_probe_epochs")
@@ -731,9 +796,12 @@ class IEGClassifier(NeuralNetClassifier):
         if previous is None:
             generator = torch.Generator(device=device).manual_seed(int(seeds[1]))
             loader_generator = torch.Generator().manual_seed(int(seeds[2]))
+            seed_generator = None if device.type == "cpu" else \
+                torch.Generator().manual_seed(int(seeds[1]))
             base_lrs = [g["lr"] for g in self.optimizer_.param_groups]
         else:
             generator, loader_generator = previous.generator, previous.loader_generator
+            seed_generator = previous.seed_generator
             base_lrs = previous.base_lrs
         probe_bs = self.probe_batch_size or self.batch_size
         if X_trusted is None:  # partial_fit without new trusted rows: the previous probe set
@@ -762,7 +830,7 @@ class IEGClassifier(NeuralNetClassifier):
             weight_avg=torch.zeros(n, device=device), keep_avg=torch.zeros(n, device=device),
             guess_avg=torch.zeros(n, k, device=device),
             visits=torch.zeros(n, dtype=torch.long, device=device),
-            ema=None if previous is None else previous.ema,
+            ema=None if previous is None else previous.ema, seed_generator=seed_generator,
             trusted_mask=trusted_mask, trusted_labels=trusted_labels,
         )
 
@@ -784,6 +852,13 @@ class IEGClassifier(NeuralNetClassifier):
         """Build the module; ``module=None`` builds a default from the data."""
         self.module_ = self._build_module(getattr(self, "_ieg_module_seed_", None))
         return self
+
+    def torch_compile(self, module, name):
+        """skorch's hook: the module stays eager (the IEG step compiles its passes
+        itself, see ``compile``); other modules are compiled as skorch does."""
+        if name == "module":
+            return module
+        return super().torch_compile(module, name)
 
     def _build_module(self, seed=None):
         """The module, initialised from ``seed`` without touching torch's global RNG."""
@@ -884,7 +959,8 @@ class IEGClassifier(NeuralNetClassifier):
             given_label_weight=self.given_label_weight, meta_lr=self.meta_lr,
             meta_gradient=self.meta_gradient, relabel=self.relabel, reweight=self.reweight,
             mixup=self.mixup, probe_mixup_weight=self.probe_mixup_weight,
-            mixup_weight=self.mixup_weight, consistency_weight=self.consistency_weight)
+            mixup_weight=self.mixup_weight, consistency_weight=self.consistency_weight,
+            meta_scope=self.meta_scope, mixup_size=self.mixup_size)
 
     def train_step_single(self, batch, **fit_params):
         """Compute the IEG loss on one batch and back-propagate it."""
@@ -896,13 +972,15 @@ class IEGClassifier(NeuralNetClassifier):
         y, rows = yi[:, 0], yi[:, 1]
         probe_idx = torch.from_numpy(state.probe_sampler.sample()).to(state.X_probe.device)
         momentum, decay, buffers = self._optimizer_state()
-        with _TORCH_PROCESS_LOCK:
-            out = ieg_objective(
+        with _TORCH_PROCESS_LOCK, _compile_config(self.compile):
+            out = self._objective(
                 self.module_, x, y, state.X_probe[probe_idx], state.y_probe[probe_idx],
                 n_classes=len(self.classes_), make_view=self._make_view_fn(),
                 config=self._config(), generator=state.generator, momentum=momentum,
-                weight_decay=decay, momentum_buffers=buffers)
-        out.loss.backward()
+                weight_decay=decay, momentum_buffers=buffers,
+                seed_generator=state.seed_generator,
+                call=_compiled_forward(self.get_params_for("compile")) if self.compile else None)
+            out.loss.backward()
         self._record_rows(rows, out)
         # Extra keys reach callbacks' on_batch_end (skorch passes the step dict on).
         return {"loss": out.loss, "y_pred": out.logits, "rows": rows, "omega": out.omega,

@@ -34,7 +34,10 @@ from sk_ieg._typing import Tensor, TensorDict
 from sk_ieg.losses import guess_labels, kl_consistency, mixup, soft_cross_entropy, supervised_loss
 from sk_ieg.meta import exemplar_weights, meta_gradients, relabel_coefficients
 
-__all__ = ["IEGConfig", "StepOutput", "ieg_objective"]
+__all__ = ["META_SCOPES", "IEGConfig", "StepOutput", "find_head", "functional_forward",
+           "ieg_objective", "meta_step", "reference_objective"]
+
+META_SCOPES = ("all", "head")
 
 #: ``make_view(x, strong) -> x_view``; randomness bound in by the caller.
 ViewFn = Callable[[Tensor, bool], Tensor]
@@ -55,6 +58,8 @@ class IEGConfig:
     probe_mixup_weight: float = 1.0
     mixup_weight: float = 1.0
     consistency_weight: float = 20.0
+    meta_scope: str = "all"
+    mixup_size: int | None = None
 
 
 @dataclass
@@ -70,8 +75,52 @@ class StepOutput:
     parts: dict[str, Tensor]  #: detached loss components, for logging
 
 
+def functional_forward(module: nn.Module, params: TensorDict, buffers: TensorDict,
+                       inputs: Tensor) -> Tensor:
+    """``module(inputs)`` at ``params`` and ``buffers`` (:func:`torch.func.functional_call`).
+
+    The step runs every pass but the first through this function (or a
+    ``torch.compile`` of it, passed as ``call``).
+    """
+    return functional_call(module, (params, buffers), (inputs,))
+
+
 def _seed_from(generator: torch.Generator) -> int:
+    # A CUDA generator makes this a host-device sync: pass a CPU ``seed_generator``.
     return int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
+
+
+def find_head(module: nn.Module) -> tuple[str, nn.Linear]:
+    """The last :class:`torch.nn.Linear` of ``module`` (registration order), by name.
+
+    ``meta_scope="head"`` takes the meta-gradient through this layer only; the
+    step checks that its output is the module's output.
+    """
+    found = None
+    for name, sub in module.named_modules():
+        if isinstance(sub, nn.Linear):
+            found = (name, sub)
+    if found is None:
+        raise ValueError("meta_scope='head' needs a module whose logits come from a final "
+                         f"torch.nn.Linear layer; {type(module).__name__} has none")
+    return found
+
+
+@contextmanager
+def _capture_head(head: nn.Module | None, store: dict):
+    """Record the input features and output of ``head`` while the context is open."""
+    if head is None:
+        yield
+        return
+
+    def hook(_module, args, output):
+        store["features"], store["output"] = args[0], output
+
+    handle = head.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 @contextmanager
@@ -82,6 +131,119 @@ def _module_rng(device: torch.device, seed: int):
     with torch.random.fork_rng(devices=devices, device_type=device.type if devices else "cuda"):
         torch.manual_seed(seed)
         yield
+
+
+def _views(x, x_probe, make_view, n_strong):
+    x_weak = make_view(x, False)
+    x_strong = torch.cat([make_view(x, True) for _ in range(n_strong)]) if n_strong else None
+    return x_weak, x_strong, make_view(x_probe, False)
+
+
+def _mixup_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size, generator):
+    """The mixup pool (probe rows first), optionally a random subset of ``size`` rows
+    that keeps the probe share of the pool."""
+    pool_x = [x_weak] + ([x_strong] if n_strong else [])
+    pool_t = [guesses] * (1 + n_strong)
+    xp, tp, xu, tu = x_probe_weak, t_probe, torch.cat(pool_x), torch.cat(pool_t)
+    n_p, n_u = xp.shape[0], xu.shape[0]
+    if size is not None and size < n_p + n_u:
+        k_p = min(n_p, max(1, round(size * n_p / (n_p + n_u))))
+        k_u = max(0, size - k_p)
+        ip = torch.randperm(n_p, generator=generator, device=generator.device)[:k_p]
+        iu = torch.randperm(n_u, generator=generator, device=generator.device)[:k_u]
+        ip, iu = ip.to(xp.device), iu.to(xu.device)
+        xp, tp, xu, tu = xp[ip], tp[ip], xu[iu], tu[iu]
+    return torch.cat([xp, xu]), torch.cat([tp, tu]), xp.shape[0]
+
+
+def meta_step(
+    fcall: Callable,
+    params: TensorDict,
+    logits: Tensor,
+    x_weak: Tensor,
+    x_probe_weak: Tensor,
+    y_probe: Tensor,
+    *,
+    labels: Tensor,
+    guesses: Tensor,
+    config: IEGConfig,
+    seeds: tuple[int, int],
+    features: Tensor | None = None,
+    head: tuple[str, nn.Linear] | None = None,
+    momentum: float | Mapping[str, float] = 0.0,
+    weight_decay: float | Mapping[str, float] = 0.0,
+    momentum_buffers: TensorDict | None = None,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Virtual step, probe pass and meta-gradients: ``(omega*, lambda*, L_p)``.
+
+    ``fcall(p, inputs)`` is the module at parameters ``p`` (cloned buffers);
+    ``logits`` are the weak-view logits with their graph to ``params``; ``seeds``
+    are the module-RNG seeds of the weak pass and of the probe pass (dropout).
+
+    With ``config.meta_scope == "head"`` the meta-gradient is taken through the
+    last linear layer only: ``features`` (its input on the weak pass) are held
+    fixed and the probe rows' features come from one forward pass without a
+    graph, so the virtual step, probe loss and JVP are on ``F.linear`` alone.
+    """
+    device, batch = logits.device, logits.shape[0]
+    omega = torch.full((batch,), 1.0 / batch, device=device, dtype=logits.dtype)
+    lam = torch.ones(batch, device=device, dtype=logits.dtype)
+    if not (config.relabel or config.reweight):
+        return omega, lam, None
+    forward_seed, probe_seed = seeds
+    lam0 = config.given_label_weight if config.relabel else 1.0
+    if config.meta_scope == "head":
+        name, layer = head
+        prefix = f"{name}." if name else ""
+        hparams = {k: params[prefix + k] for k in ("weight", "bias")
+                   if prefix + k in params}
+        h = features.detach()
+        store: dict = {}
+        with torch.no_grad(), _capture_head(layer, store), _module_rng(device, probe_seed):
+            fcall(params, x_probe_weak)
+        h_probe = store["features"].detach()
+
+        def linear(p, inputs):
+            return F.linear(inputs, p["weight"], p.get("bias", layer.bias))
+
+        def rename(value):
+            if isinstance(value, Mapping):
+                return {k: value[prefix + k] for k in hparams if prefix + k in value}
+            return value
+
+        grads = meta_gradients(
+            linear(hparams, h), hparams, forward=lambda p: linear(p, h),
+            probe_loss=lambda p: F.cross_entropy(linear(p, h_probe), y_probe),
+            labels=labels, guesses=guesses, omega=omega, lam=torch.full_like(omega, lam0),
+            lr=config.meta_lr, momentum=rename(momentum), weight_decay=rename(weight_decay),
+            momentum_buffers=None if momentum_buffers is None else rename(momentum_buffers),
+            method=config.meta_gradient)
+    else:
+        def forward(p):
+            with _module_rng(device, forward_seed):
+                return fcall(p, x_weak)
+
+        def probe_loss_fn(p):
+            with _module_rng(device, probe_seed):
+                return F.cross_entropy(fcall(p, x_probe_weak), y_probe)
+
+        grads = meta_gradients(
+            logits, params, forward=forward, probe_loss=probe_loss_fn, labels=labels,
+            guesses=guesses, omega=omega, lam=torch.full_like(omega, lam0),
+            lr=config.meta_lr, momentum=momentum, weight_decay=weight_decay,
+            momentum_buffers=momentum_buffers, method=config.meta_gradient)
+    if config.reweight:
+        omega = exemplar_weights(grads.omega)
+    if config.relabel:
+        lam = relabel_coefficients(grads.lam)
+    return omega, lam, grads.probe_loss
+
+
+def _check_config(config: IEGConfig) -> None:
+    if config.meta_scope not in META_SCOPES:
+        raise ValueError(f"meta_scope must be one of {META_SCOPES}, got {config.meta_scope!r}")
+    if config.mixup_size is not None and config.mixup_size < 2:
+        raise ValueError(f"mixup_size must be None or >= 2, got {config.mixup_size}")
 
 
 def ieg_objective(
@@ -98,8 +260,27 @@ def ieg_objective(
     momentum: float | Mapping[str, float] = 0.0,
     weight_decay: float | Mapping[str, float] = 0.0,
     momentum_buffers: TensorDict | None = None,
+    seed_generator: torch.Generator | None = None,
+    call: Callable | None = None,
 ) -> StepOutput:
     """The IEG loss on one batch (paper Algorithm 1, authors' code form).
+
+    Cost of one step, in passes over the network (``B`` noisy rows, ``B_p`` probe
+    rows, ``K`` views; a backward pass costs about two forwards)::
+
+        weak view        forward  B        (graph kept: guesses, virtual loss, final loss)
+        strong views     forward  (K-1)B   (graph kept: guesses, consistency loss)
+        virtual step     backward B        (through the weak graph, retained)
+        probe at theta'  forward + backward B_p
+        meta-gradient    forward-mode JVP  B   (about 1.5-2 forwards; "jvp" route)
+        mixup            forward  B_p + K B  (or ``mixup_size`` rows)
+        final loss       backward over the weak, strong and mixup graphs
+
+    A vanilla step is one forward and one backward over ``B`` rows (3 units);
+    with ``K = 2`` and ``B_p = B`` the above is about 1 + 1 + 2 + 3 + 2 + 3 + 2 (1 + 1 + 3)
+    = 22 units, about 7x. ``meta_scope="head"`` replaces the virtual-step
+    backward, probe backward and JVP by closed forms on the last layer (one
+    forward of the probe rows, no graph); ``mixup_size`` shrinks the mixup pass.
 
     Parameters
     ----------
@@ -118,80 +299,178 @@ def ieg_objective(
         ``make_view(x, strong)``: a weak (``strong=False``) or strong view.
     config : IEGConfig
     generator : torch.Generator
-        On the data's device; drives views, mixup and the module's dropout.
+        On the data's device; drives views and mixup.
     momentum, weight_decay, momentum_buffers
         Of the optimizer, for the virtual step.
+    seed_generator : torch.Generator, optional
+        A CPU generator for the module-RNG seeds (dropout), so that a CUDA
+        ``generator`` needs no host-device sync; default: ``generator``.
+    call : callable, optional
+        ``call(module, params, buffers, inputs)`` for the passes at explicit
+        parameters, e.g. ``torch.compile(functional_forward)``; default
+        :func:`functional_forward`.
 
     Returns
     -------
     StepOutput
     """
-    device = x.device
-    batch = x.shape[0]
+    _check_config(config)
+    seed_generator = generator if seed_generator is None else seed_generator
+    device, batch = x.device, x.shape[0]
+    n_strong = config.n_views - 1
+    labels = F.one_hot(y, n_classes).to(x.dtype)
+    params = {k: p for k, p in module.named_parameters() if p.requires_grad}
+    buffers = dict(module.named_buffers())
+    head = find_head(module) if config.meta_scope == "head" else None
+
+    call = functional_forward if call is None else call
+
+    def fcall(p, inputs):
+        return call(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
+
+    x_weak, x_strong, x_probe_weak = _views(x, x_probe, make_view, n_strong)
+    forward_seed = _seed_from(seed_generator)
+    module_seed = _seed_from(seed_generator)
+    seeds = [(module_seed + i) % 2**62 for i in range(3)]  # strong, probe, mixup passes
+
+    store: dict = {}
+    with _module_rng(device, forward_seed), _capture_head(head and head[1], store):
+        if call is functional_forward or head is not None:
+            logits = module(x_weak)  # the only pass that updates BatchNorm running stats
+        else:  # a compiled call, given the module's own buffers to update
+            logits = call(module, params, buffers, x_weak)
+    if head is not None and store.get("output") is not logits:
+        raise ValueError("meta_scope='head' needs a module whose output is the output of its "
+                         f"last torch.nn.Linear layer ({head[0]!r}); use meta_scope='all'")
+    logits_strong = None
+    if n_strong:
+        with _module_rng(device, seeds[0]):
+            logits_strong = fcall(params, x_strong)
+    views = [logits] + (list(logits_strong.detach().split(batch)) if n_strong else [])
+    guesses = guess_labels(torch.stack([v.detach() for v in views]),
+                           temperature=config.temperature)
+
+    omega, lam, probe_loss = meta_step(
+        fcall, params, logits, x_weak, x_probe_weak, y_probe, labels=labels, guesses=guesses,
+        config=config, seeds=(forward_seed, seeds[1]), features=store.get("features"),
+        head=head, momentum=momentum, weight_decay=weight_decay,
+        momentum_buffers=momentum_buffers)
+
+    loss, parts = _final_loss(
+        logits, logits_strong, labels, guesses, omega, lam, x_weak, x_strong, x_probe_weak,
+        y_probe, n_classes=n_classes, config=config, generator=generator,
+        mixed_forward=lambda inputs: _call_seeded(fcall, params, inputs, device, seeds[2]))
+    return StepOutput(loss=loss, logits=logits.detach(), omega=omega.detach(), lam=lam.detach(),
+                      guesses=guesses, probe_loss=probe_loss, parts=parts)
+
+
+def _call_seeded(fcall, params, inputs, device, seed):
+    with _module_rng(device, seed):
+        return fcall(params, inputs)
+
+
+def _final_loss(logits, logits_strong, labels, guesses, omega, lam, x_weak, x_strong,
+                x_probe_weak, y_probe, *, n_classes, config, generator, mixed_forward,
+                weak_for_kl=None):
+    n_strong = config.n_views - 1
+    sup = supervised_loss(logits, labels, guesses, omega=omega, lam=lam,
+                          lam_init=config.given_label_weight, relabel=config.relabel,
+                          reweight=config.reweight)
+    loss = sup
+    parts = {"supervised": sup.detach()}
+    if config.mixup:
+        t_probe = F.one_hot(y_probe, n_classes).to(logits.dtype)
+        pool_x, pool_t, n_p = _mixup_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses,
+                                          n_strong, config.mixup_size, generator)
+        mixed_x, mixed_t = mixup(pool_x, pool_t, generator=generator)
+        mixed_logits = mixed_forward(mixed_x)
+        mix_p = soft_cross_entropy(mixed_logits[:n_p], mixed_t[:n_p])
+        mix_u = soft_cross_entropy(mixed_logits[n_p:], mixed_t[n_p:])
+        loss = loss + config.probe_mixup_weight * mix_p + config.mixup_weight * mix_u
+        parts.update(mixup_probe=mix_p.detach(), mixup_noisy=mix_u.detach())
+    if config.consistency_weight and n_strong:
+        weak = logits if weak_for_kl is None else weak_for_kl
+        kl = kl_consistency(weak.repeat(n_strong, 1), logits_strong)
+        loss = loss + config.consistency_weight * kl
+        parts["consistency"] = kl.detach()
+    return loss, parts
+
+
+def reference_objective(
+    module: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    x_probe: Tensor,
+    y_probe: Tensor,
+    *,
+    n_classes: int,
+    make_view: ViewFn,
+    config: IEGConfig,
+    generator: torch.Generator,
+    momentum: float | Mapping[str, float] = 0.0,
+    weight_decay: float | Mapping[str, float] = 0.0,
+    momentum_buffers: TensorDict | None = None,
+    seed_generator: torch.Generator | None = None,
+    call: Callable | None = None,
+) -> StepOutput:
+    """The same step as :func:`ieg_objective`, computed the textbook way.
+
+    Every use of the network gets its own forward pass (guesses, virtual loss,
+    supervised loss, consistency target and prediction, mixup) and the
+    meta-gradient is a ``create_graph`` double backward through the virtual step,
+    whatever ``config.meta_gradient`` says (``meta_scope`` must be ``"all"``). Same
+    random draws, same losses to float tolerance: the baseline that
+    ``benchmarks/speed.py`` and ``tests/test_step.py`` compare against.
+    """
+    _check_config(config)
+    if config.meta_scope != "all":
+        raise ValueError("the reference route takes the meta-gradient through all parameters")
+    config = IEGConfig(**{**config.__dict__, "meta_gradient": "double_backward"})
+    seed_generator = generator if seed_generator is None else seed_generator
+    device, batch = x.device, x.shape[0]
     n_strong = config.n_views - 1
     labels = F.one_hot(y, n_classes).to(x.dtype)
     params = {k: p for k, p in module.named_parameters() if p.requires_grad}
     buffers = dict(module.named_buffers())
 
+    call = functional_forward if call is None else call
+
     def fcall(p, inputs):
-        return functional_call(module, (p, {k: b.clone() for k, b in buffers.items()}), (inputs,))
+        return call(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
 
-    x_weak = make_view(x, False)
-    x_strong = torch.cat([make_view(x, True) for _ in range(n_strong)]) if n_strong else None
-    x_probe_weak = make_view(x_probe, False)
+    x_weak, x_strong, x_probe_weak = _views(x, x_probe, make_view, n_strong)
+    forward_seed = _seed_from(seed_generator)
+    module_seed = _seed_from(seed_generator)
+    seeds = [(module_seed + i) % 2**62 for i in range(3)]
 
-    forward_seed = _seed_from(generator)
-    with _module_rng(device, _seed_from(generator)):
+    with torch.no_grad():  # guesses: their own passes, no graph
         with _module_rng(device, forward_seed):
-            logits = module(x_weak)  # the only pass that updates BatchNorm running stats
-        logits_strong = fcall(params, x_strong) if n_strong else None
-        views = [logits] + (list(logits_strong.detach().split(batch)) if n_strong else [])
-        guesses = guess_labels(torch.stack([v.detach() for v in views]),
-                               temperature=config.temperature)
+            weak_guess = module(x_weak)  # updates BatchNorm running stats, as the fast route
+        views = [weak_guess]
+        if n_strong:
+            with _module_rng(device, seeds[0]):
+                views += list(fcall(params, x_strong).split(batch))
+        guesses = guess_labels(torch.stack(views), temperature=config.temperature)
 
-        probe_loss = None
-        omega = torch.full((batch,), 1.0 / batch, device=device, dtype=x.dtype)
-        lam = torch.ones(batch, device=device, dtype=x.dtype)
-        if config.relabel or config.reweight:
-            def forward(p):
-                with _module_rng(device, forward_seed):
-                    return fcall(p, x_weak)
+    with _module_rng(device, forward_seed):
+        logits_meta = fcall(params, x_weak)  # the virtual loss's own pass
+    omega, lam, probe_loss = meta_step(
+        fcall, params, logits_meta, x_weak, x_probe_weak, y_probe, labels=labels,
+        guesses=guesses, config=config, seeds=(forward_seed, seeds[1]), momentum=momentum,
+        weight_decay=weight_decay, momentum_buffers=momentum_buffers)
 
-            def probe_loss_fn(p):
-                return F.cross_entropy(fcall(p, x_probe_weak), y_probe)
-
-            lam0 = config.given_label_weight if config.relabel else 1.0
-            grads = meta_gradients(
-                logits, params, forward=forward, probe_loss=probe_loss_fn, labels=labels,
-                guesses=guesses, omega=omega, lam=torch.full_like(omega, lam0),
-                lr=config.meta_lr, momentum=momentum, weight_decay=weight_decay,
-                momentum_buffers=momentum_buffers, method=config.meta_gradient)
-            probe_loss = grads.probe_loss
-            if config.reweight:
-                omega = exemplar_weights(grads.omega)
-            if config.relabel:
-                lam = relabel_coefficients(grads.lam)
-
-        sup = supervised_loss(logits, labels, guesses, omega=omega, lam=lam,
-                              lam_init=config.given_label_weight, relabel=config.relabel,
-                              reweight=config.reweight)
-        loss = sup
-        parts = {"supervised": sup.detach()}
-        if config.mixup:
-            pool_x = torch.cat([x_probe_weak, x_weak] + ([x_strong] if n_strong else []))
-            pool_t = torch.cat([F.one_hot(y_probe, n_classes).to(x.dtype), guesses]
-                               + [guesses] * n_strong)
-            mixed_x, mixed_t = mixup(pool_x, pool_t, generator=generator)
-            mixed_logits = fcall(params, mixed_x)
-            n_p = x_probe_weak.shape[0]
-            mix_p = soft_cross_entropy(mixed_logits[:n_p], mixed_t[:n_p])
-            mix_u = soft_cross_entropy(mixed_logits[n_p:], mixed_t[n_p:])
-            loss = loss + config.probe_mixup_weight * mix_p + config.mixup_weight * mix_u
-            parts.update(mixup_probe=mix_p.detach(), mixup_noisy=mix_u.detach())
-        if config.consistency_weight and n_strong:
-            kl = kl_consistency(logits.repeat(n_strong, 1), logits_strong)
-            loss = loss + config.consistency_weight * kl
-            parts["consistency"] = kl.detach()
-
+    with _module_rng(device, forward_seed):
+        logits = fcall(params, x_weak)  # supervised loss
+    logits_strong = weak_kl = None
+    if n_strong:
+        with _module_rng(device, seeds[0]):
+            logits_strong = fcall(params, x_strong)  # consistency prediction
+        with _module_rng(device, forward_seed):
+            weak_kl = fcall(params, x_weak).detach()  # consistency target
+    loss, parts = _final_loss(
+        logits, logits_strong, labels, guesses, omega, lam, x_weak, x_strong, x_probe_weak,
+        y_probe, n_classes=n_classes, config=config, generator=generator,
+        mixed_forward=lambda inputs: _call_seeded(fcall, params, inputs, device, seeds[2]),
+        weak_for_kl=weak_kl)
     return StepOutput(loss=loss, logits=logits.detach(), omega=omega.detach(), lam=lam.detach(),
                       guesses=guesses, probe_loss=probe_loss, parts=parts)

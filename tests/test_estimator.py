@@ -224,3 +224,43 @@ def test_cuda_fit_and_predict(noisy_digits):
     clf = _fit(noisy_digits, max_epochs=2, device="cuda")
     assert next(clf.module_.parameters()).is_cuda
     assert clf.predict(noisy_digits["X_test"]).shape == noisy_digits["y_test"].shape
+
+
+def test_speed_setting_trains_and_learns(noisy_digits):
+    from sk_ieg import SPEED_SETTING
+
+    assert SPEED_SETTING["meta_scope"] == "head"
+    d = noisy_digits
+    fast = _fit(d, max_epochs=20, **SPEED_SETTING)
+    acc = np.mean(fast.predict(d["X_test"]) == d["y_test"])
+    assert acc > 0.85  # 60% uniform noise; the noisy-label MLP is far below (see above)
+    mislabeled = d["y"] != d["y_true"]
+    assert fast.sample_weights_[~mislabeled].mean() > 2 * fast.sample_weights_[mislabeled].mean()
+
+
+@pytest.mark.parametrize("switch", [{"meta_scope": "head"}, {"mixup_size": 64}])
+def test_speed_switches_change_training(noisy_digits, switch):
+    base = _fit(noisy_digits, max_epochs=1)
+    other = _fit(noisy_digits, max_epochs=1, **switch)
+    assert not np.allclose(base.predict_proba(noisy_digits["X_test"]),
+                           other.predict_proba(noisy_digits["X_test"]))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(meta_scope="last"), "meta_scope must be one of"),
+    (dict(mixup_size=1), "mixup_size must be None or >= 2"),
+    (dict(mixup_size=2.5), "mixup_size must be an integer"),
+])
+def test_bad_speed_params_raise(noisy_digits, bad, message):
+    with pytest.raises(ValueError, match=message):
+        _fit(noisy_digits, max_epochs=1, **bad)
+
+
+def test_compile_switch_gives_the_same_training(noisy_digits):
+    """torch.compile of the functional passes: same step to float32 round-off."""
+    d = {k: v[:200] if k in ("X", "y", "y_true") else v for k, v in noisy_digits.items()}
+    eager = _fit(d, max_epochs=1, batch_size=64, module__hidden_units=(16,))
+    compiled = _fit(d, max_epochs=1, batch_size=64, module__hidden_units=(16,), compile=True)
+    np.testing.assert_allclose(compiled.predict_proba(d["X_test"]),
+                               eager.predict_proba(d["X_test"]), atol=1e-4)
+    assert np.mean(compiled.corrected_labels_ == eager.corrected_labels_) > 0.97
