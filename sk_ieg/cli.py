@@ -19,13 +19,30 @@ def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v]
 
 
+def _variant(text: str) -> tuple[str, dict]:
+    name, sep, params = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=JSON, got {text!r}")
+    try:
+        value = json.loads(params)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{name}: invalid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{name}: expected a JSON object, got {params!r}")
+    return name.strip(), value
+
+
 def _bench_parser(sub) -> None:
     p = sub.add_parser("bench", help="IEG against baselines on data with injected label noise",
                        description="Train IEG and baselines with the same network and budget "
                        "on a noisy split; print a table and write results.json and results.md. "
-                       "With no arguments: digits, uniform noise 40%% and 80%%, seeds 0 and 1.")
-    p.add_argument("--dataset", default="digits",
-                   help="digits, mnist, fashion_mnist or pmlb:<name> (default: digits)")
+                       "With no arguments: digits, uniform noise 40%% and 80%%, seeds 0 and 1. "
+                       "With --speed: per-epoch time and peak memory of IEG variants against "
+                       "skorch's NeuralNetClassifier instead (speed.json, speed.md).")
+    p.add_argument("--dataset", default=None,
+                   help="digits, mnist, fashion_mnist or pmlb:<name> (default: digits; with "
+                   "--speed: the dataset of each --config, or a single config of its own "
+                   "when --config is not given)")
     p.add_argument("--noise", default="uniform",
                    help="uniform, symmetric, pairflip or asymmetric (default: uniform)")
     p.add_argument("--rate", type=_floats, default=[0.4, 0.8],
@@ -36,9 +53,10 @@ def _bench_parser(sub) -> None:
                    "(cleanlab needs the optional cleanlab package)")
     p.add_argument("--seeds", type=_ints, default=[0, 1])
     p.add_argument("--max-epochs", type=int, default=100)
-    p.add_argument("--model", default="default",
+    p.add_argument("--model", default=None,
                    help="network shared by all methods: default (MLP for tables, ResNetSmall "
-                   "for images), mlp, small_cnn or resnet")
+                   "for images), mlp, small_cnn or resnet (default: default; with --speed: "
+                   "the model of each --config)")
     p.add_argument("--n-train", type=int, default=None,
                    help="sub-sample the training part to this many rows")
     p.add_argument("--ieg-params", type=json.loads, default=None,
@@ -49,8 +67,40 @@ def _bench_parser(sub) -> None:
     p.add_argument("--device", default="auto",
                    help="torch device of every network: cpu, cuda, cuda:1, ... or auto "
                    "(cuda when available, else cpu; default)")
-    p.add_argument("--out", default="bench-out", help="output folder (default: bench-out)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: bench-out; with --speed: bench-out/speed)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    g = p.add_argument_group(
+        "speed mode", "sk-ieg bench --speed: median epoch time and peak memory of IEG variants "
+        "(ieg, ieg_fast, ieg_reference) and skorch's NeuralNetClassifier (vanilla) with the "
+        "same network, batch size, data and device, fitted alternately. Reuses --dataset, "
+        "--n-train, --model, --device, --threads, --out, --ieg-params (every IEG variant) "
+        "and --seeds (the first seed)."
+    )
+    g.add_argument("--speed", action="store_true", help="run the speed benchmark")
+    g.add_argument("--config", default=None,
+                   help="comma separated from: cnn (Fashion-MNIST, SmallCNN, 10,000 rows), "
+                   "mlp (PMLB letter, MLP) (default: cnn,mlp; only a config from --dataset "
+                   "when --dataset is given)")
+    g.add_argument("--repeats", type=int, default=5,
+                   help="timed rounds, each fitting every variant once (default: 5)")
+    g.add_argument("--epochs-per-repeat", type=int, default=1,
+                   help="epochs of each timed fit (default: 1)")
+    g.add_argument("--batch-size", type=int, default=None,
+                   help="batch size of every network (default: each config's, 128)")
+    g.add_argument("--variants", default=",".join(("vanilla", "ieg", "ieg_fast",
+                                                   "ieg_reference")),
+                   help="built-in variants to run; vanilla always runs "
+                   "(default: vanilla,ieg,ieg_fast,ieg_reference)")
+    g.add_argument("--variant", type=_variant, action="append", default=[],
+                   metavar="NAME=JSON",
+                   help='extra variant: IEGClassifier parameters as JSON, e.g. '
+                   '\'nomix={"mixup": false}\'; repeatable ("_route": "reference" selects the '
+                   "reference objective)")
+    g.add_argument("--no-warmup", action="store_true",
+                   help="skip the untimed warm-up fit of each variant")
+    g.add_argument("--no-step-phases", action="store_true",
+                   help="skip the single-step timings (sk_ieg.profiling)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "clean":
         return run_clean(args)
+    if args.command == "bench" and args.speed:
+        return _run_speed(args)
     if args.command == "bench":
         import torch
 
@@ -75,19 +127,67 @@ def main(argv: list[str] | None = None) -> int:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
-            res = run_benchmark(dataset=args.dataset, noise=args.noise, rates=args.rate,
+            res = run_benchmark(dataset=args.dataset or "digits", noise=args.noise, rates=args.rate,
                                 trusted_per_class=args.trusted_per_class, methods=methods,
                                 seeds=args.seeds, max_epochs=args.max_epochs,
-                                n_train=args.n_train, out=args.out,
+                                n_train=args.n_train, out=args.out or "bench-out",
                                 progress=not args.no_progress, ieg_params=args.ieg_params,
-                                model=args.model, device=device)
+                                model=args.model or "default", device=device)
         except (ValueError, FileNotFoundError, ImportError) as exc:
             print(f"sk-ieg bench: error: {exc}", file=sys.stderr)
             return 2
         print()
         print(res["table"])
-        print(f"\nwrote results.json, results.md and plots to {args.out}/")
+        print(f"\nwrote results.json, results.md and plots to {args.out or 'bench-out'}/")
     return 0
+
+
+def _run_speed(args) -> int:
+    """``sk-ieg bench --speed``."""
+    import torch
+
+    from sk_ieg.speed import CONFIGS, run_speed
+
+    def fail(msg: str) -> int:
+        print(f"sk-ieg bench --speed: error: {msg}", file=sys.stderr)
+        return 2
+
+    if args.config is not None:
+        configs = [c.strip() for c in args.config.split(",") if c.strip()]
+    else:
+        configs = [] if args.dataset is not None else list(CONFIGS)
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown or (args.config is not None and not configs):
+        return fail(f"unknown config(s) {unknown or [args.config]}; choose from {list(CONFIGS)}")
+    if args.repeats < 1 or args.epochs_per_repeat < 1:
+        return fail("--repeats and --epochs-per-repeat must be >= 1")
+    torch.set_num_threads(args.threads)
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    out = args.out or "bench-out/speed"
+    extra = dict(args.variant)
+    if len(extra) != len(args.variant):
+        return fail("--variant names must be distinct")
+    try:
+        res = run_speed(configs, dataset=args.dataset, model=args.model, n_train=args.n_train,
+                        batch_size=args.batch_size, device=device, repeats=args.repeats,
+                        epochs_per_repeat=args.epochs_per_repeat, warmup=not args.no_warmup,
+                        variants=[v.strip() for v in args.variants.split(",") if v.strip()],
+                        extra_variants=extra, ieg_params=args.ieg_params,
+                        seed=args.seeds[0] if args.seeds else 0,
+                        step_phases=not args.no_step_phases, out=out,
+                        log=None if args.no_progress else _progress)
+    except (ValueError, FileNotFoundError, ImportError, TypeError) as exc:
+        return fail(str(exc))
+    print()
+    print(res["table"])
+    print(f"\nwrote speed.json and speed.md to {out}/")
+    return 0
+
+
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
