@@ -170,6 +170,7 @@ def meta_step(
     seeds: tuple[int, int],
     features: Tensor | None = None,
     head: tuple[str, nn.Linear] | None = None,
+    jvp_fcall: Callable | None = None,
     momentum: float | Mapping[str, float] = 0.0,
     weight_decay: float | Mapping[str, float] = 0.0,
     momentum_buffers: TensorDict | None = None,
@@ -184,6 +185,9 @@ def meta_step(
     last linear layer only: ``features`` (its input on the weak pass) are held
     fixed and the probe rows' features come from one forward pass without a
     graph, so the virtual step, probe loss and JVP are on ``F.linear`` alone.
+    ``jvp_fcall`` (default ``fcall``) recomputes the weak logits for the JVP or
+    finite difference: an eager one when ``fcall`` is compiled, since compiled
+    kernels do not support forward-mode AD.
     """
     device, batch = logits.device, logits.shape[0]
     omega = torch.full((batch,), 1.0 / batch, device=device, dtype=logits.dtype)
@@ -221,7 +225,7 @@ def meta_step(
     else:
         def forward(p):
             with _module_rng(device, forward_seed):
-                return fcall(p, x_weak)
+                return (fcall if jvp_fcall is None else jvp_fcall)(p, x_weak)
 
         def probe_loss_fn(p):
             with _module_rng(device, probe_seed):
@@ -328,6 +332,9 @@ def ieg_objective(
     def fcall(p, inputs):
         return call(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
 
+    def eager_fcall(p, inputs):
+        return functional_forward(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
+
     x_weak, x_strong, x_probe_weak = _views(x, x_probe, make_view, n_strong)
     forward_seed = _seed_from(seed_generator)
     module_seed = _seed_from(seed_generator)
@@ -353,7 +360,7 @@ def ieg_objective(
     omega, lam, probe_loss = meta_step(
         fcall, params, logits, x_weak, x_probe_weak, y_probe, labels=labels, guesses=guesses,
         config=config, seeds=(forward_seed, seeds[1]), features=store.get("features"),
-        head=head, momentum=momentum, weight_decay=weight_decay,
+        head=head, jvp_fcall=eager_fcall, momentum=momentum, weight_decay=weight_decay,
         momentum_buffers=momentum_buffers)
 
     loss, parts = _final_loss(
