@@ -407,8 +407,10 @@ def _affine_grids(theta: Tensor, height: int, width: int) -> Tensor:
     ys = torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h, device=dev)
     base[..., 1].copy_(ys.unsqueeze(-1))
     base[..., 2].fill_(1.0)
-    t = theta.transpose(1, 2)  # (M, 3, 2), divided by (w / 2, h / 2) column-wise
-    rescaled = torch.stack([t[..., 0] / (0.5 * w), t[..., 1] / (0.5 * h)], dim=-1)
+    # divide by a tensor, as torchvision: on CUDA, dividing by a Python scalar
+    # multiplies by its reciprocal, which moves tied coordinates to the other pixel
+    half = torch.tensor([0.5 * w, 0.5 * h], dtype=dt, device=dev)
+    rescaled = theta.transpose(1, 2) / half  # (M, 3, 2)
     return base.view(1, h * w, 3).expand(m, h * w, 3).bmm(rescaled).view(m, h, w, 2)
 
 
@@ -419,8 +421,8 @@ def _geometric_grids(
     """float32 grids (10, H, W, 2) of the 5 geometric ops x 2 signs: ``2 * (op - 1) + negated``.
 
     ``magnitudes`` is :func:`_randaugment_magnitudes`' tuple. Cached per
-    configuration and device: the matrices are copied to the device once (a
-    host-to-device copy waits for the device), not on every call.
+    configuration and device: the small host-to-device copies of the matrices
+    (which wait for the device) happen once, not on every call.
     """
     table = [
         _geometric_matrix(k, s * magnitudes[k], height, width)
