@@ -220,7 +220,14 @@ class IEGClassifier(NeuralNetClassifier):
         ``"tabular"``. A callable ``f(x, *, strong, generator)`` returning a
         tensor of the same shape replaces the built-in views.
     policy : {"randaugment", "autoaugment", None}, default="randaugment"
-        Images only: torchvision policy in strong views (None: off).
+        Images only: augmentation policy applied first in strong views (None:
+        off). ``"randaugment"``: a batched re-implementation of torchvision's
+        ``v2.RandAugment()`` (2 ops at magnitude 9 of 31, same op space and uint8
+        results), an independent op chain per image with no Python loop over
+        images and no host-device sync, on the model's device.
+        ``"autoaugment"``: torchvision's ``v2.AutoAugment`` (CIFAR-10 policy),
+        called once per image (much slower, especially on a GPU). Both need 1 or
+        3 channels and quantise the strong view to 256 levels.
     hflip : bool, default=True
         Images only: random horizontal flips in both views (turn off for digits
         and text).

@@ -160,7 +160,7 @@ def time_step_phases(net, X, y, X_trusted, y_trusted, *, repeats: int = 20,
                   features=store.get("features"), head=head, momentum=mom, weight_decay=wd,
                   momentum_buffers=bufs)
     out["meta_step"] = run(meta, repeats, warmup)
-    del logits
+    logits = None  # free the graph before the full-step timings
     out["ieg_step"] = run(full(ieg_objective), repeats, warmup)
     if config.meta_scope == "all":
         out["reference_step"] = run(full(reference_objective), repeats, warmup)
