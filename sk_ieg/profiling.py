@@ -13,7 +13,7 @@
   (no shared passes, double-backward meta-gradient), when ``meta_scope="all"``.
 
 Each figure is the median over ``repeats`` timed calls after ``warmup`` untimed
-ones; on CUDA the device is synchronised around every call. Copies of the
+ones, the phases taking turns; on CUDA the device is synchronised around every call. Copies of the
 network and optimizer are used, so the estimator is left as it was.
 """
 
@@ -40,23 +40,26 @@ from sk_ieg.step import (
 __all__ = ["time_step_phases"]
 
 
-def _timer(device: torch.device):
+def _interleaved_medians(phases: dict, device: torch.device, repeats: int,
+                         warmup: int) -> dict:
+    """Median seconds per phase; the phases take turns, so a slow spell of a
+    shared machine hits them all alike."""
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    def run(fn, repeats, warmup):
+    for fn in phases.values():
         for _ in range(warmup):
             fn()
-        times = []
-        for _ in range(repeats):
+    times: dict = {name: [] for name in phases}
+    for _ in range(repeats):
+        for name, fn in phases.items():
             sync()
             start = time.perf_counter()
             fn()
             sync()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-    return run
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def time_step_phases(net, X, y, X_trusted, y_trusted, *, repeats: int = 20,
@@ -89,7 +92,6 @@ def time_step_phases(net, X, y, X_trusted, y_trusted, *, repeats: int = 20,
     net.set_params(max_epochs=1, verbose=0)
     net.fit(X[: 2 * bs], y[: 2 * bs], X_trusted=X_trusted, y_trusted=y_trusted)
     device = next(net.module_.parameters()).device
-    run = _timer(device)
     state = net.ieg_state_
     config = net._config()
     n_classes = len(net.classes_)
@@ -119,11 +121,10 @@ def time_step_phases(net, X, y, X_trusted, y_trusted, *, repeats: int = 20,
         def step():
             optimizer.zero_grad()
             mom, wd, bufs = momentum_state()
-            out = objective(module, xb, yb, xp, yp, n_classes=n_classes, make_view=make_view,
-                            config=config, generator=state.generator, momentum=mom,
-                            weight_decay=wd, momentum_buffers=bufs,
-                            seed_generator=state.seed_generator)
-            out.loss.backward()
+            objective(module, xb, yb, xp, yp, n_classes=n_classes, make_view=make_view,
+                      config=config, generator=state.generator, momentum=mom,
+                      weight_decay=wd, momentum_buffers=bufs,
+                      seed_generator=state.seed_generator, backward=True)
             optimizer.step()
         return step
 
@@ -131,39 +132,43 @@ def time_step_phases(net, X, y, X_trusted, y_trusted, *, repeats: int = 20,
     out = dict(batch_size=bs, probe_batch_size=int(xp.shape[0]),
                device=str(device), meta_scope=config.meta_scope,
                mixup_size=config.mixup_size)
-    out["vanilla_step"] = run(vanilla, repeats, warmup)
-    out["views"] = run(lambda: _views(xb, xp, make_view, n_strong), repeats, warmup)
-
-    # The meta step alone, on fixed views and weak logits (graph retained).
+    # The meta step alone, on fixed views and weak logits (graph retained), on a
+    # copy of the network that no optimizer step changes.
+    meta_module = copy.deepcopy(module)
+    meta_params = {k: p for k, p in meta_module.named_parameters() if p.requires_grad}
     x_weak, x_strong, x_probe_weak = _views(xb, xp, make_view, n_strong)
-    buffers = dict(module.named_buffers())
-    head = find_head(module) if config.meta_scope == "head" else None
+    buffers = dict(meta_module.named_buffers())
+    head = find_head(meta_module) if config.meta_scope == "head" else None
     store: dict = {}
 
     def hook(_m, args, output):
         store["features"] = args[0]
 
     handle = head[1].register_forward_hook(hook) if head is not None else None
-    logits = module(x_weak)
+    logits = meta_module(x_weak)
     if handle is not None:
         handle.remove()
     guesses = guess_labels(logits.detach()[None], temperature=config.temperature)
     labels = F.one_hot(yb, n_classes).to(logits.dtype)
+    meta_momentum = {k: 0.1 * torch.ones_like(p) for k, p in meta_params.items()}
 
     def fcall(p, inputs):
-        return functional_call(module, (p, {k: b.clone() for k, b in buffers.items()}), (inputs,))
+        return functional_call(meta_module, (p, {k: b.clone() for k, b in buffers.items()}),
+                               (inputs,))
 
     def meta():
-        mom, wd, bufs = momentum_state()
-        meta_step(fcall, params, logits, x_weak, x_probe_weak, yp, labels=labels,
+        meta_step(fcall, meta_params, logits, x_weak, x_probe_weak, yp, labels=labels,
                   guesses=guesses, config=config, seeds=(0, 1),
-                  features=store.get("features"), head=head, momentum=mom, weight_decay=wd,
-                  momentum_buffers=bufs)
-    out["meta_step"] = run(meta, repeats, warmup)
-    logits = None  # free the graph before the full-step timings
-    out["ieg_step"] = run(full(ieg_objective), repeats, warmup)
+                  features=store.get("features"), head=head, momentum=0.9,
+                  weight_decay=5e-4, momentum_buffers=meta_momentum)
+
+    phases = {"vanilla_step": vanilla,
+              "views": lambda: _views(xb, xp, make_view, n_strong),
+              "meta_step": meta, "ieg_step": full(ieg_objective)}
     if config.meta_scope == "all":
-        out["reference_step"] = run(full(reference_objective), repeats, warmup)
+        phases["reference_step"] = full(reference_objective)
+    out.update(_interleaved_medians(phases, device, repeats, warmup))
+    if "reference_step" in out:
         out["reference_over_ieg"] = out["reference_step"] / out["ieg_step"]
     out["ieg_over_vanilla"] = out["ieg_step"] / out["vanilla_step"]
     out["meta_over_vanilla"] = out["meta_step"] / out["vanilla_step"]
