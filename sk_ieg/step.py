@@ -267,6 +267,47 @@ def _check_config(config: IEGConfig) -> None:
         raise ValueError(f"mixup_size must be None or >= 2, got {config.mixup_size}")
 
 
+@dataclass
+class _Setup:
+    """What both routes of a step start from: views, labels, parameters, the
+    functional call and the module-RNG seeds of each pass."""
+
+    device: torch.device
+    batch: int
+    n_strong: int
+    labels: Tensor
+    params: dict
+    buffers: dict
+    fcall: Callable
+    x_weak: Tensor
+    x_strong: Tensor | None
+    x_probe_weak: Tensor
+    forward_seed: int
+    seeds: list  #: strong, probe and mixup passes
+
+
+def _setup(module, x, y, x_probe, *, n_classes, make_view, config, generator, seed_generator,
+           call) -> _Setup:
+    _check_config(config)
+    seed_generator = generator if seed_generator is None else seed_generator
+    n_strong = config.n_views - 1
+    params = {k: p for k, p in module.named_parameters() if p.requires_grad}
+    buffers = dict(module.named_buffers())
+    call = functional_forward if call is None else call
+
+    def fcall(p, inputs):
+        return call(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
+
+    x_weak, x_strong, x_probe_weak = _views(x, x_probe, make_view, n_strong)
+    forward_seed = _seed_from(seed_generator)
+    module_seed = _seed_from(seed_generator)
+    return _Setup(device=x.device, batch=x.shape[0], n_strong=n_strong,
+                  labels=F.one_hot(y, n_classes).to(x.dtype), params=params, buffers=buffers,
+                  fcall=fcall, x_weak=x_weak, x_strong=x_strong, x_probe_weak=x_probe_weak,
+                  forward_seed=forward_seed,
+                  seeds=[(module_seed + i) % 2**62 for i in range(3)])
+
+
 def ieg_objective(
     module: nn.Module,
     x: Tensor,
@@ -343,31 +384,20 @@ def ieg_objective(
     -------
     StepOutput
     """
-    _check_config(config)
-    seed_generator = generator if seed_generator is None else seed_generator
-    device, batch = x.device, x.shape[0]
-    n_strong = config.n_views - 1
-    labels = F.one_hot(y, n_classes).to(x.dtype)
-    params = {k: p for k, p in module.named_parameters() if p.requires_grad}
-    buffers = dict(module.named_buffers())
+    st = _setup(module, x, y, x_probe, n_classes=n_classes, make_view=make_view, config=config,
+                generator=generator, seed_generator=seed_generator, call=call)
+    device, batch, n_strong, labels = st.device, st.batch, st.n_strong, st.labels
+    params, buffers, fcall, seeds = st.params, st.buffers, st.fcall, st.seeds
+    x_weak, x_strong, x_probe_weak, forward_seed = st.x_weak, st.x_strong, st.x_probe_weak, \
+        st.forward_seed
     head = find_head(module) if config.meta_scope == "head" else None
-
-    call = functional_forward if call is None else call
-
-    def fcall(p, inputs):
-        return call(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
 
     def eager_fcall(p, inputs):
         return functional_forward(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
 
-    x_weak, x_strong, x_probe_weak = _views(x, x_probe, make_view, n_strong)
-    forward_seed = _seed_from(seed_generator)
-    module_seed = _seed_from(seed_generator)
-    seeds = [(module_seed + i) % 2**62 for i in range(3)]  # strong, probe, mixup passes
-
     store: dict = {}
     with _module_rng(device, forward_seed), _capture_head(head and head[1], store):
-        if call is functional_forward or head is not None:
+        if call is None or call is functional_forward or head is not None:
             logits = module(x_weak)  # the only pass that updates BatchNorm running stats
         else:  # a compiled call, given the module's own buffers to update
             logits = call(module, params, buffers, x_weak)
@@ -472,22 +502,11 @@ def reference_objective(
     if config.meta_scope != "all":
         raise ValueError("the reference route takes the meta-gradient through all parameters")
     config = IEGConfig(**{**config.__dict__, "meta_gradient": "double_backward"})
-    seed_generator = generator if seed_generator is None else seed_generator
-    device, batch = x.device, x.shape[0]
-    n_strong = config.n_views - 1
-    labels = F.one_hot(y, n_classes).to(x.dtype)
-    params = {k: p for k, p in module.named_parameters() if p.requires_grad}
-    buffers = dict(module.named_buffers())
-
-    call = functional_forward if call is None else call
-
-    def fcall(p, inputs):
-        return call(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
-
-    x_weak, x_strong, x_probe_weak = _views(x, x_probe, make_view, n_strong)
-    forward_seed = _seed_from(seed_generator)
-    module_seed = _seed_from(seed_generator)
-    seeds = [(module_seed + i) % 2**62 for i in range(3)]
+    st = _setup(module, x, y, x_probe, n_classes=n_classes, make_view=make_view, config=config,
+                generator=generator, seed_generator=seed_generator, call=call)
+    device, batch, n_strong, labels = st.device, st.batch, st.n_strong, st.labels
+    params, fcall, seeds, forward_seed = st.params, st.fcall, st.seeds, st.forward_seed
+    x_weak, x_strong, x_probe_weak = st.x_weak, st.x_strong, st.x_probe_weak
 
     with torch.no_grad():  # guesses: their own passes, no graph
         with _module_rng(device, forward_seed):
