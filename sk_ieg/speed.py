@@ -8,11 +8,9 @@ side by side in one process on the same data, network, batch size and device:
   momentum 0.9, weight decay 5e-4, shuffled batches) on the noisy + trusted rows;
   the baseline of every ratio;
 * ``ieg``: :class:`~sk_ieg.IEGClassifier` with its defaults;
-* ``ieg_fast``: IEGClassifier with ``sk_ieg.estimator.SPEED_SETTING`` (skipped
-  when the estimator has no such setting);
+* ``ieg_fast``: IEGClassifier with ``sk_ieg.SPEED_SETTING``;
 * ``ieg_reference``: the reference route, double-backward meta-gradient without
-  shared forward passes (``sk_ieg.step.reference_objective``; skipped when that
-  is not available);
+  shared forward passes (``sk_ieg.step.reference_objective``);
 * any extra variant given as a dict of IEGClassifier parameters.
 
 Protocol: one untimed warm-up fit per variant (one epoch; its time is kept as
@@ -37,7 +35,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import importlib
 import json
 import numbers
 import os
@@ -51,6 +48,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from sk_ieg.bench import _module_for, _skorch_net, load_bench_data
+from sk_ieg.estimator import SPEED_SETTING, IEGClassifier
+from sk_ieg.profiling import time_step_phases
+from sk_ieg.step import reference_objective
 
 __all__ = ["CONFIGS", "VARIANTS", "default_variants", "run_speed", "format_speed_table"]
 
@@ -72,23 +74,10 @@ def _stderr(msg: str) -> None:
 
 
 # ------------------------------------------------------------------ variants
-def _reference_class():
-    """IEGClassifier routed through ``sk_ieg.step.reference_objective``, or a reason."""
-    from sk_ieg.estimator import IEGClassifier
+class _ReferenceIEG(IEGClassifier):
+    """IEG through the reference objective (double backward, no shared passes)."""
 
-    try:
-        from sk_ieg.step import reference_objective
-    except ImportError as exc:
-        return None, f"sk_ieg.step.reference_objective is not available ({exc})"
-    if not hasattr(IEGClassifier, "_objective"):
-        return None, "IEGClassifier has no _objective hook to route through the reference"
-
-    class _ReferenceIEG(IEGClassifier):
-        """IEG through the reference objective (double backward, no shared passes)."""
-
-        _objective = staticmethod(reference_objective)
-
-    return _ReferenceIEG, None
+    _objective = staticmethod(reference_objective)
 
 
 def default_variants(names: Sequence[str] = VARIANTS) -> tuple[dict[str, dict], list[str]]:
@@ -106,7 +95,8 @@ def default_variants(names: Sequence[str] = VARIANTS) -> tuple[dict[str, dict], 
         Variant name -> IEGClassifier parameters. The reference route carries the
         extra key ``"_route": "reference"``.
     notes : list of str
-        One line per variant that was skipped, with the reason.
+        Lines for the run's notes about these variants (none for the built-ins,
+        which are all part of the package).
     """
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
@@ -117,18 +107,9 @@ def default_variants(names: Sequence[str] = VARIANTS) -> tuple[dict[str, dict], 
     if "ieg" in names:
         variants["ieg"] = {}
     if "ieg_fast" in names:
-        setting = getattr(importlib.import_module("sk_ieg.estimator"), "SPEED_SETTING", None)
-        if setting is None:
-            notes.append("ieg_fast skipped: sk_ieg.estimator.SPEED_SETTING does not exist")
-        else:
-            variants["ieg_fast"] = dict(setting)
+        variants["ieg_fast"] = dict(SPEED_SETTING)
     if "ieg_reference" in names:
-        cls, why = _reference_class()
-        if cls is None:
-            notes.append(f"ieg_reference skipped: {why}")
-        else:
-            variants["ieg_reference"] = {_ROUTE_KEY: "reference",
-                                         "meta_gradient": "double_backward"}
+        variants["ieg_reference"] = {_ROUTE_KEY: "reference", "meta_gradient": "double_backward"}
     return variants, notes
 
 
@@ -209,22 +190,10 @@ def _memory_kind(device: torch.device) -> str:
 def _make_estimator(route: str | None, params: dict, module, module_kw: dict, *,
                     epochs: int, batch_size: int, seed: int, device: str):
     """A fresh estimator; ``route`` None is the vanilla skorch network."""
-    if route is None:
-        from skorch import NeuralNetClassifier
-
-        return NeuralNetClassifier(
-            module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.1,
-            optimizer__momentum=0.9, optimizer__weight_decay=5e-4, batch_size=batch_size,
-            max_epochs=epochs, train_split=None, verbose=0, device=device,
-            iterator_train__shuffle=True,
-            iterator_train__generator=torch.Generator().manual_seed(seed), **module_kw)
-    from sk_ieg.estimator import IEGClassifier
-
-    cls = IEGClassifier
-    if route == "reference":
-        cls, why = _reference_class()
-        if cls is None:
-            raise ImportError(why)
+    if route is None:  # the same network as the benchmark's baselines
+        return _skorch_net(module, module_kw, epochs=epochs, batch_size=batch_size, seed=seed,
+                           callbacks=[], device=device)
+    cls = _ReferenceIEG if route == "reference" else IEGClassifier
     kwargs = dict(module=module, batch_size=batch_size, max_epochs=epochs, device=device,
                   random_state=seed, verbose=0, **module_kw)
     kwargs.update(params)
@@ -345,11 +314,6 @@ def _plain(value):
 
 def _step_phases(cfg_name, variant, params, ctx, repeats, log) -> tuple[dict | None, str | None]:
     """``sk_ieg.profiling.time_step_phases`` for one IEG variant, or a note why not."""
-    try:
-        profiling = importlib.import_module("sk_ieg.profiling")
-        time_step_phases = profiling.time_step_phases
-    except Exception as exc:  # missing, or broken while it is being written
-        return None, f"step phases skipped: sk_ieg.profiling.time_step_phases unavailable ({exc})"
     data = ctx["data"]
     try:
         net = _make_estimator("default", params, ctx["module"], ctx["module_kw"], epochs=1,
@@ -434,8 +398,6 @@ def run_speed(configs: str | Sequence[str] = ("cnn", "mlp"), *, dataset: str | N
         :func:`format_speed_table`). With ``out``, the files are rewritten after
         every configuration (``complete`` is false until the last one).
     """
-    from sk_ieg.bench import _module_for, load_bench_data
-
     log = log or (lambda msg: None)
     if repeats < 1 or epochs_per_repeat < 1:
         raise ValueError("repeats and epochs_per_repeat must be >= 1")
@@ -527,8 +489,6 @@ def run_speed(configs: str | Sequence[str] = ("cnn", "mlp"), *, dataset: str | N
                 elif note not in notes:
                     notes.append(note)
                     log(note)
-                    if "unavailable" in note:
-                        break
         del data, joined, ctx
         result = _result(env, cfgs, dev, repeats, epochs_per_repeat, warmup, seed, ieg_params,
                          specs, mem_key, notes, results, phases_all,
