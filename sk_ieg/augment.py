@@ -92,6 +92,15 @@ def _check_rows(x: Tensor) -> None:
         raise ValueError(f"expected a floating-point tensor, got dtype {x.dtype}")
 
 
+def _check_policy_channels(x: Tensor, what: str) -> None:
+    """Images with 1 or 3 channels (torchvision's colour ops accept only these)."""
+    _check_images(x)
+    c = x.shape[1]
+    if c not in (1, 3):
+        raise ValueError(f"{what} supports images with 1 or 3 channels, got {c} channels "
+                         f"(shape {tuple(x.shape)})")
+
+
 def _check_nonneg_int(value: int, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an int, got {value!r}")
@@ -668,13 +677,7 @@ def batched_randaugment(
         New tensor, dtype and device of ``x``, values on the 256-level grid of
         ``value_range`` (quantised even where an image drew only Identity).
     """
-    _check_images(x)
-    c = x.shape[1]
-    if c not in (1, 3):
-        raise ValueError(
-            f"RandAugment supports images with 1 or 3 channels, got {c} channels "
-            f"(shape {tuple(x.shape)})"
-        )
+    _check_policy_channels(x, "RandAugment")
     lo, hi = _check_value_range(value_range)
     _check_nonneg_int(num_ops, "num_ops")
     _check_nonneg_int(num_magnitude_bins, "num_magnitude_bins")
@@ -728,15 +731,9 @@ def _torchvision_policy_augment(
     ``"randaugment"`` goes through :func:`batched_randaugment` instead (same op
     space, no loop). Kept callable for both policies as the reference.
     """
-    _check_images(x)
     if policy not in _POLICIES:
         raise ValueError(f"policy must be one of {_POLICIES}, got {policy!r}")
-    c = x.shape[1]
-    if c not in (1, 3):
-        raise ValueError(
-            f"policy augmentation supports images with 1 or 3 channels, got {c} channels "
-            f"(shape {tuple(x.shape)})"
-        )
+    _check_policy_channels(x, "policy augmentation")
     lo, hi = _check_value_range(value_range)
     seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
     if x.shape[0] == 0:

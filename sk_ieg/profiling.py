@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from sk_ieg.step import (
+    _capture_head,
     _views,
     find_head,
     guess_labels,
@@ -140,14 +141,8 @@ def time_step_phases(net, X, y, X_trusted, y_trusted, *, repeats: int = 20,
     buffers = dict(meta_module.named_buffers())
     head = find_head(meta_module) if config.meta_scope == "head" else None
     store: dict = {}
-
-    def hook(_m, args, output):
-        store["features"] = args[0]
-
-    handle = head[1].register_forward_hook(hook) if head is not None else None
-    logits = meta_module(x_weak)
-    if handle is not None:
-        handle.remove()
+    with _capture_head(head and head[1], store):
+        logits = meta_module(x_weak)
     guesses = guess_labels(logits.detach()[None], temperature=config.temperature)
     labels = F.one_hot(yb, n_classes).to(logits.dtype)
     meta_momentum = {k: 0.1 * torch.ones_like(p) for k, p in meta_params.items()}
