@@ -279,6 +279,7 @@ class _Setup:
     params: dict
     buffers: dict
     fcall: Callable
+    eager_fcall: Callable  #: fcall without ``call`` (forward-mode AD needs eager kernels)
     x_weak: Tensor
     x_strong: Tensor | None
     x_probe_weak: Tensor
@@ -293,18 +294,17 @@ def _setup(module, x, y, x_probe, *, n_classes, make_view, config, generator, se
     n_strong = config.n_views - 1
     params = {k: p for k, p in module.named_parameters() if p.requires_grad}
     buffers = dict(module.named_buffers())
-    call = functional_forward if call is None else call
-
-    def fcall(p, inputs):
-        return call(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
+    def bind(fn):
+        return lambda p, inputs: fn(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
 
     x_weak, x_strong, x_probe_weak = _views(x, x_probe, make_view, n_strong)
     forward_seed = _seed_from(seed_generator)
     module_seed = _seed_from(seed_generator)
     return _Setup(device=x.device, batch=x.shape[0], n_strong=n_strong,
                   labels=F.one_hot(y, n_classes).to(x.dtype), params=params, buffers=buffers,
-                  fcall=fcall, x_weak=x_weak, x_strong=x_strong, x_probe_weak=x_probe_weak,
-                  forward_seed=forward_seed,
+                  fcall=bind(functional_forward if call is None else call),
+                  eager_fcall=bind(functional_forward), x_weak=x_weak, x_strong=x_strong,
+                  x_probe_weak=x_probe_weak, forward_seed=forward_seed,
                   seeds=[(module_seed + i) % 2**62 for i in range(3)])
 
 
@@ -392,9 +392,6 @@ def ieg_objective(
         st.forward_seed
     head = find_head(module) if config.meta_scope == "head" else None
 
-    def eager_fcall(p, inputs):
-        return functional_forward(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
-
     store: dict = {}
     with _module_rng(device, forward_seed), _capture_head(head and head[1], store):
         if call is None or call is functional_forward or head is not None:
@@ -415,7 +412,7 @@ def ieg_objective(
     omega, lam, probe_loss = meta_step(
         fcall, params, logits, x_weak, x_probe_weak, y_probe, labels=labels, guesses=guesses,
         config=config, seeds=(forward_seed, seeds[1]), features=store.get("features"),
-        head=head, jvp_fcall=eager_fcall, momentum=momentum, weight_decay=weight_decay,
+        head=head, jvp_fcall=st.eager_fcall, momentum=momentum, weight_decay=weight_decay,
         momentum_buffers=momentum_buffers)
 
     loss, parts = _final_loss(
