@@ -25,15 +25,15 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, LRScheduler
 
 from sk_ieg import datasets
-from sk_ieg.estimator import IEGClassifier
+from sk_ieg.estimator import SPEED_SETTING, IEGClassifier
 from sk_ieg.models import MLP, ResNetSmall, SmallCNN
 from sk_ieg.noise import make_noisy_labels, split_trusted
 
 __all__ = ["METHODS", "BenchData", "load_bench_data", "run_method", "run_benchmark",
-           "format_table"]
+           "format_table", "merge_results"]
 
 #: Methods ``run_method`` knows. All share the network, optimizer and epochs.
-METHODS = ("ieg", "l2r", "vanilla", "trusted_only", "clean", "cleanlab")
+METHODS = ("ieg", "ieg_fast", "l2r", "vanilla", "trusted_only", "clean", "cleanlab")
 #: Networks for ``--model``: ``default`` is what ``IEGClassifier(module=None)`` builds.
 MODELS = ("default", "mlp", "small_cnn", "resnet")
 
@@ -228,8 +228,10 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
                device: str = "cpu") -> dict:
     """Train one method on one split; returns a JSON-able record.
 
-    ``ieg``/``l2r`` are :class:`IEGClassifier` (``l2r``: meta re-weighting only,
-    the paper's ablation M-1). ``vanilla`` (noisy + trusted rows), ``trusted_only``
+    ``ieg``/``ieg_fast``/``l2r`` are :class:`IEGClassifier` (``ieg_fast``: with
+    :data:`sk_ieg.SPEED_SETTING`; ``l2r``: meta re-weighting only, the paper's
+    ablation M-1); ``ieg_params`` go to all three, except what those settings fix.
+    ``vanilla`` (noisy + trusted rows), ``trusted_only``
     and ``clean`` (true labels on all training rows; the upper bound) are skorch's
     ``NeuralNetClassifier`` with the same network, SGD settings, batch size and
     number of gradient steps, with a cosine learning-rate decay. ``cleanlab`` is
@@ -245,12 +247,13 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
     module, module_kw = _module_for(data.X, data.n_classes, model)
     start = time.perf_counter()
     record: dict = dict(method=method, seed=seed, model=model)
-    if method in ("ieg", "l2r"):
-        params = dict(ieg_params or {})
-        if method == "l2r":
-            params.update(relabel=False, mixup=False, consistency_weight=0.0)
+    if method in ("ieg", "ieg_fast", "l2r"):
+        params = {"ieg_fast": SPEED_SETTING,
+                  "l2r": dict(relabel=False, mixup=False, consistency_weight=0.0)}.get(method, {})
+        params = {**(ieg_params or {}), **params}  # the method's own settings win
         if data.X.ndim == 4:
             params.setdefault("hflip", False)
+        record["ieg_params"] = dict(params)
         if model != "default":
             params = {"module": module, **module_kw, **params}
         if track_rows:
@@ -358,6 +361,12 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
                                     if str(device).startswith("cuda") else None,
                                     machine=platform.machine()),
                    runs=runs)
+    return _write_results(results, out, plots=plots, log=log)
+
+
+def _write_results(results: dict, out, *, plots: bool, log) -> dict:
+    """Write results.json, results.md and the plots to ``out`` (if given); add the table."""
+    runs = results["runs"]
     table = format_table(runs)
     if out is not None:
         out = Path(out)
@@ -374,6 +383,58 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
                 log(f"no plots: {exc}")
     results["table"] = table
     return results
+
+
+def merge_results(dirs: Sequence[str | Path], out: str | Path | None = None, *,
+                  plots: bool = True, log=print) -> dict:
+    """Merge the ``results.json`` of benchmark runs split across processes or machines.
+
+    The runs are concatenated in the order given; the merged ``config`` lists
+    every rate, method and seed that occurs, and ``config`` and ``environment``
+    keep each part's own record under ``parts``. Written like
+    :func:`run_benchmark`'s output when ``out`` is given.
+
+    Raises
+    ------
+    ValueError
+        If no folder is given, or the parts differ in data set,
+        noise, network, epochs or IEG parameters (their figures would not be
+        comparable), or two parts hold the same (rate, seed, method).
+    """
+    if not dirs:
+        raise ValueError("merge_results needs at least one results folder")
+    parts = []
+    for d in dirs:
+        path = Path(d) / "results.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no results.json in {d}")
+        parts.append(json.loads(path.read_text()))
+    same = ("dataset", "noise", "trusted_per_class", "max_epochs", "n_train", "model",
+            "ieg_params")
+    first = parts[0]["config"]
+    for d, part in zip(dirs, parts):
+        differ = [k for k in same if part["config"].get(k) != first.get(k)]
+        if differ:
+            raise ValueError(f"{d} differs from {dirs[0]} in {differ}: not comparable")
+    runs, seen = [], set()
+    for d, part in zip(dirs, parts):
+        for r in part["runs"]:
+            key = (r["rate"], r["seed"], r["method"])
+            if key in seen:
+                raise ValueError(f"{d} repeats the run rate={key[0]} seed={key[1]} "
+                                 f"method={key[2]}")
+            seen.add(key)
+            runs.append(r)
+
+    def union(name):  # in order of first appearance
+        return list(dict.fromkeys(r[name] for r in runs))
+
+    config = {k: first.get(k) for k in same}
+    config.update(rates=union("rate"), methods=union("method"), seeds=union("seed"),
+                  parts=[p["config"] for p in parts])
+    results = dict(config=config, environment=dict(parts=[p["environment"] for p in parts]),
+                   runs=runs)
+    return _write_results(results, out, plots=plots, log=log)
 
 
 def format_table(runs: Sequence[dict]) -> str:

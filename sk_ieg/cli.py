@@ -49,8 +49,9 @@ def _bench_parser(sub) -> None:
                    help="noise rate(s), comma separated (default: 0.4,0.8)")
     p.add_argument("--trusted-per-class", type=int, default=10)
     p.add_argument("--methods", default="ieg,vanilla,trusted_only,clean",
-                   help="comma separated from: ieg, l2r, vanilla, trusted_only, clean, cleanlab "
-                   "(cleanlab needs the optional cleanlab package)")
+                   help="comma separated from: ieg, ieg_fast (IEG with sk_ieg.SPEED_SETTING), "
+                   "l2r, vanilla, trusted_only, clean, cleanlab (cleanlab needs the optional "
+                   "cleanlab package)")
     p.add_argument("--seeds", type=_ints, default=[0, 1])
     p.add_argument("--max-epochs", type=int, default=100)
     p.add_argument("--model", default=None,
@@ -70,6 +71,9 @@ def _bench_parser(sub) -> None:
     p.add_argument("--out", default=None,
                    help="output folder (default: bench-out; with --speed: bench-out/speed)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--merge", default=None, metavar="DIR[,DIR...]",
+                   help="train nothing: merge the results.json of these folders (runs split "
+                   "across processes or machines) into --out, with its table and plots")
     g = p.add_argument_group(
         "speed mode", "sk-ieg bench --speed: median epoch time and peak memory of IEG variants "
         "(ieg, ieg_fast, ieg_reference) and skorch's NeuralNetClassifier (vanilla) with the "
@@ -113,6 +117,18 @@ def main(argv: list[str] | None = None) -> int:
         return run_clean(args)
     if args.command == "bench" and args.speed:
         return _run_speed(args)
+    if args.command == "bench" and args.merge:
+        from sk_ieg.bench import merge_results
+
+        out = args.out or "bench-out"
+        try:
+            res = merge_results([d for d in args.merge.split(",") if d], out)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"sk-ieg bench: error: {exc}", file=sys.stderr)
+            return 2
+        print(res["table"])
+        print(f"\nwrote results.json, results.md and plots to {out}/")
+        return 0
     if args.command == "bench":
         import torch
 

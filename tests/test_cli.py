@@ -30,3 +30,47 @@ def test_bench_rejects_unknown_inputs(tmp_path, capsys):
     assert "unknown dataset" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bench", "--methods", "ieg,magic"])
+
+
+def _bench(out, rate, methods, *extra):
+    assert main(["bench", "--rate", rate, "--seeds", "0", "--max-epochs", "1", "--methods",
+                 methods, "--no-progress", "--out", str(out), *extra]) == 0
+
+
+def test_ieg_fast_is_ieg_with_the_speed_setting_and_keeps_its_own_settings(tmp_path, capsys):
+    from sk_ieg import SPEED_SETTING
+
+    _bench(tmp_path, "0.4", "ieg,ieg_fast,l2r", "--ieg-params",
+           '{"consistency_weight": 1, "probe_batch_size": 32}')
+    runs = {r["method"]: r for r in json.loads((tmp_path / "results.json").read_text())["runs"]}
+    assert runs["ieg"]["ieg_params"]["probe_batch_size"] == 32
+    fast = runs["ieg_fast"]["ieg_params"]
+    assert {k: fast[k] for k in SPEED_SETTING} == SPEED_SETTING  # the setting wins
+    assert fast["consistency_weight"] == 1  # the rest of --ieg-params still applies
+    assert runs["l2r"]["ieg_params"]["consistency_weight"] == 0.0
+    assert runs["l2r"]["ieg_params"]["relabel"] is False
+
+
+def test_merge_joins_split_runs_and_refuses_incomparable_parts(tmp_path, capsys):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    _bench(a, "0.4", "trusted_only")
+    _bench(b, "0.8", "trusted_only")
+    _bench(c, "0.8", "trusted_only", "--trusted-per-class", "5")
+    capsys.readouterr()
+    merged = tmp_path / "m"
+    assert main(["bench", "--merge", f"{a},{b}", "--out", str(merged)]) == 0
+    out = capsys.readouterr().out
+    assert "| digits | uniform | 40% |" in out and "| digits | uniform | 80% |" in out
+    res = json.loads((merged / "results.json").read_text())
+    parts = [json.loads((d / "results.json").read_text())["runs"] for d in (a, b)]
+    assert res["runs"] == parts[0] + parts[1]
+    assert res["config"]["rates"] == [0.4, 0.8]
+    assert len(res["config"]["parts"]) == 2
+    assert (merged / "results.md").read_text().count("| digits |") == 2
+
+    assert main(["bench", "--merge", f"{a},{a}", "--out", str(tmp_path / "x")]) == 2
+    assert "repeats the run" in capsys.readouterr().err
+    assert main(["bench", "--merge", f"{a},{c}", "--out", str(tmp_path / "x")]) == 2
+    assert "trusted_per_class" in capsys.readouterr().err
+    assert main(["bench", "--merge", str(tmp_path / "none"), "--out", str(tmp_path / "x")]) == 2
+    assert "no results.json" in capsys.readouterr().err
