@@ -367,11 +367,12 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
 def _write_results(results: dict, out, *, plots: bool, log) -> dict:
     """Write results.json, results.md and the plots to ``out`` (if given); add the table."""
     runs = results["runs"]
-    table = format_table(runs)
-    if out is not None:
+    if out is not None:  # the runs first: nothing after this may lose them
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(results, indent=1))
+    table = format_table(runs)
+    if out is not None:
         (out / "results.md").write_text(table + "\n")
         if plots:
             try:
@@ -456,7 +457,7 @@ def format_table(runs: Sequence[dict]) -> str:
             cells.append(f"{np.mean(accs):.3f} ± {np.std(accs):.3f} (n={len(accs)})"
                          if accs else "")
         ieg = by_method.get("ieg", [])
-        corr = [r["corrected_accuracy"] for r in ieg]
+        corr = [r["corrected_accuracy"] for r in ieg if "corrected_accuracy" in r]
         cells.append(f"{np.mean(corr):.3f}" if corr else "")
         ratio = [r["mean_weight_clean"] / r["mean_weight_mislabeled"] for r in ieg
                  if r.get("mean_weight_mislabeled")]

@@ -74,3 +74,12 @@ def test_merge_joins_split_runs_and_refuses_incomparable_parts(tmp_path, capsys)
     assert "trusted_per_class" in capsys.readouterr().err
     assert main(["bench", "--merge", str(tmp_path / "none"), "--out", str(tmp_path / "x")]) == 2
     assert "no results.json" in capsys.readouterr().err
+
+
+def test_table_when_ieg_does_not_relabel(tmp_path, capsys):
+    _bench(tmp_path, "0.4", "ieg", "--ieg-params", '{"relabel": false}')
+    row = (tmp_path / "results.md").read_text().splitlines()[2]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3].startswith("0.") and cells[4] == ""  # accuracy; no corrected labels
+    assert "corrected_accuracy" not in json.loads((tmp_path / "results.json").read_text())[
+        "runs"][0]
