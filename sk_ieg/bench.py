@@ -238,10 +238,14 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
     cleanlab's ``CleanLearning`` around that same skorch network (5-fold
     out-of-sample probabilities, then a fit on the rows it keeps); it needs the
     optional ``cleanlab`` package. ``device`` is the torch device of every network.
+    The test set is scored every ``test_every`` epochs and after the last; a
+    baseline that runs k times IEG's epochs (the same gradient steps over fewer
+    rows, e.g. ``trusted_only``) is scored every ``k * test_every`` epochs.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-    callbacks = [("test_acc", TestAccuracy(data.X_test, data.y_test, every=test_every))]
+    test_acc = TestAccuracy(data.X_test, data.y_test, every=test_every)
+    callbacks = [("test_acc", test_acc)]
     if progress:
         callbacks.append(("progress", EpochProgress(f"{method} seed={seed}")))
     module, module_kw = _module_for(data.X, data.n_classes, model)
@@ -280,6 +284,9 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
         # Same number of gradient steps as IEG's epochs over the noisy rows.
         steps = max_epochs * math.ceil(len(data.X) / batch_size)
         epochs = max(1, round(steps / math.ceil(len(X) / batch_size)))
+        # About as many test evaluations as IEG's: trusted_only runs ~N/B_p times the
+        # epochs, and scoring the test set after each of them would cost more than training.
+        test_acc.every = test_every * max(1, round(epochs / max_epochs))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if method == "cleanlab":

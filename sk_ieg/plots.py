@@ -22,7 +22,7 @@ def _pyplot():
 
 
 _COLORS = {"ieg": "C0", "l2r": "C1", "vanilla": "C2", "trusted_only": "C3", "clean": "C4",
-           "cleanlab": "C5"}
+           "cleanlab": "C5", "ieg_fast": "C6"}
 
 
 def _finish(ax, **labels) -> None:

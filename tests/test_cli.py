@@ -21,6 +21,11 @@ def test_bench_writes_results_and_prints_table(tmp_path, capsys):
         assert 0.0 <= r["test_accuracy"] <= 1.0
         assert r["test_accuracy_per_epoch"][-1][1] == pytest.approx(r["test_accuracy"])
     assert 0.0 <= runs["ieg"]["cleaning_precision"] <= 1.0
+    # trusted_only: 100 rows, one batch per epoch, so 10x the epochs for the same steps,
+    # but scored about as often as IEG (every 10th epoch)
+    trusted = runs["trusted_only"]
+    assert trusted["epochs"] == 20
+    assert [e for e, _ in trusted["test_accuracy_per_epoch"]] == [10, 20]
     assert abs(runs["ieg"]["realised_noise"] - 0.4 * 0.9) < 0.05
     assert (tmp_path / "results.md").read_text().startswith("| data |")
 
