@@ -117,22 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_clean(args)
     if args.command == "bench" and args.speed:
         return _run_speed(args)
-    if args.command == "bench" and args.merge:
-        from sk_ieg.bench import merge_results
-
-        out = args.out or "bench-out"
-        try:
-            res = merge_results([d for d in args.merge.split(",") if d], out)
-        except (ValueError, FileNotFoundError) as exc:
-            print(f"sk-ieg bench: error: {exc}", file=sys.stderr)
-            return 2
-        print(res["table"])
-        print(f"\nwrote results.json, results.md and plots to {out}/")
-        return 0
     if args.command == "bench":
         import torch
 
-        from sk_ieg.bench import METHODS, run_benchmark
+        from sk_ieg.bench import METHODS, merge_results, run_benchmark
 
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         unknown = sorted(set(methods) - set(METHODS))
@@ -142,19 +130,23 @@ def main(argv: list[str] | None = None) -> int:
         device = args.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        out = args.out or "bench-out"
         try:
-            res = run_benchmark(dataset=args.dataset or "digits", noise=args.noise, rates=args.rate,
-                                trusted_per_class=args.trusted_per_class, methods=methods,
-                                seeds=args.seeds, max_epochs=args.max_epochs,
-                                n_train=args.n_train, out=args.out or "bench-out",
-                                progress=not args.no_progress, ieg_params=args.ieg_params,
-                                model=args.model or "default", device=device)
+            if args.merge:
+                res = merge_results([d for d in args.merge.split(",") if d], out)
+            else:
+                res = run_benchmark(dataset=args.dataset or "digits", noise=args.noise,
+                                    rates=args.rate, trusted_per_class=args.trusted_per_class,
+                                    methods=methods, seeds=args.seeds,
+                                    max_epochs=args.max_epochs, n_train=args.n_train, out=out,
+                                    progress=not args.no_progress, ieg_params=args.ieg_params,
+                                    model=args.model or "default", device=device)
         except (ValueError, FileNotFoundError, ImportError) as exc:
             print(f"sk-ieg bench: error: {exc}", file=sys.stderr)
             return 2
         print()
         print(res["table"])
-        print(f"\nwrote results.json, results.md and plots to {args.out or 'bench-out'}/")
+        print(f"\nwrote results.json, results.md and plots to {out}/")
     return 0
 
 

@@ -111,7 +111,7 @@ def time_step_phases(net, X, y, X_trusted, y_trusted, *, repeats: int = 20,
     def momentum_state():
         bufs = {names[id(p)]: s["momentum_buffer"] for p, s in optimizer.state.items()
                 if "momentum_buffer" in s}
-        return 0.9, 5e-4, bufs
+        return opt_kw["momentum"], opt_kw["weight_decay"], bufs
 
     def vanilla():
         optimizer.zero_grad()
@@ -154,8 +154,8 @@ def time_step_phases(net, X, y, X_trusted, y_trusted, *, repeats: int = 20,
     def meta():
         meta_step(fcall, meta_params, logits, x_weak, x_probe_weak, yp, labels=labels,
                   guesses=guesses, config=config, seeds=(0, 1),
-                  features=store.get("features"), head=head, momentum=0.9,
-                  weight_decay=5e-4, momentum_buffers=meta_momentum)
+                  features=store.get("features"), head=head, momentum=opt_kw["momentum"],
+                  weight_decay=opt_kw["weight_decay"], momentum_buffers=meta_momentum)
 
     phases = {"vanilla_step": vanilla,
               "views": lambda: _views(xb, xp, make_view, n_strong),

@@ -495,12 +495,11 @@ def reference_objective(
     ``benchmarks/speed.py`` and ``tests/test_step.py`` compare against. With
     ``backward``, one ``loss.backward()`` at the end and a detached loss.
     """
-    _check_config(config)
-    if config.meta_scope != "all":
-        raise ValueError("the reference route takes the meta-gradient through all parameters")
     config = IEGConfig(**{**config.__dict__, "meta_gradient": "double_backward"})
     st = _setup(module, x, y, x_probe, n_classes=n_classes, make_view=make_view, config=config,
-                generator=generator, seed_generator=seed_generator, call=call)
+                generator=generator, seed_generator=seed_generator, call=call)  # validates
+    if config.meta_scope != "all":
+        raise ValueError("the reference route takes the meta-gradient through all parameters")
     device, batch, n_strong, labels = st.device, st.batch, st.n_strong, st.labels
     params, fcall, seeds, forward_seed = st.params, st.fcall, st.seeds, st.forward_seed
     x_weak, x_strong, x_probe_weak = st.x_weak, st.x_strong, st.x_probe_weak
