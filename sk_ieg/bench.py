@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,8 @@ __all__ = ["METHODS", "BenchData", "load_bench_data", "run_method", "run_benchma
 #: Methods ``run_method`` knows. All share the network, optimizer and epochs.
 METHODS = ("ieg", "ieg_fast", "l2r", "vanilla", "trusted_only", "clean", "cleanlab")
 #: Networks for ``--model``: ``default`` is what ``IEGClassifier(module=None)`` builds.
-MODELS = ("default", "mlp", "small_cnn", "resnet")
+#: ``small_cnn_fc`` is ``SmallCNN(head_units=128)``, a small CNN that can memorise noise.
+MODELS = ("default", "mlp", "small_cnn", "small_cnn_fc", "resnet")
 
 
 @dataclass
@@ -193,11 +195,13 @@ def _module_for(X: np.ndarray, n_classes: int, model: str = "default"):
         raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
     if model == "default":
         model = "resnet" if X.ndim == 4 else "mlp"
-    if model in ("resnet", "small_cnn"):
+    if model in ("resnet", "small_cnn", "small_cnn_fc"):
         if X.ndim != 4:
             raise ValueError(f"model {model!r} needs images (N, C, H, W), got shape {X.shape}")
-        cls = ResNetSmall if model == "resnet" else SmallCNN
-        return cls, dict(module__in_channels=X.shape[1], module__n_classes=n_classes)
+        kw = dict(module__in_channels=X.shape[1], module__n_classes=n_classes)
+        if model == "small_cnn_fc":
+            kw["module__head_units"] = 128
+        return (ResNetSmall if model == "resnet" else SmallCNN), kw
     return MLP, dict(module__n_features=int(np.prod(X.shape[1:])), module__n_classes=n_classes)
 
 
@@ -329,13 +333,20 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
                   seeds: Sequence[int] = (0, 1), max_epochs: int = 100,
                   n_train: int | None = None, out: str | Path | None = None,
                   progress: bool = True, ieg_params: dict | None = None, model: str = "default",
-                  plots: bool = True, device: str = "cpu", log=print) -> dict:
+                  plots: bool = True, device: str = "cpu", tag: str | None = None,
+                  log=print) -> dict:
     """Run every method on every (rate, seed).
 
     With ``out``: writes ``results.json`` (every run), ``results.md`` (mean ± std
     table) and, when matplotlib is installed and ``plots``, ``accuracy.png`` (test
     accuracy per epoch) and ``meta_statistics.png`` (the paper's Figure 4).
+
+    ``tag`` renames the IEG-family runs (``ieg``, ``ieg_fast``, ``l2r``) to
+    ``<method>_<tag>`` (the record keeps ``base_method``), so that runs with other
+    ``ieg_params`` can be joined into one table with :func:`merge_results`.
     """
+    if tag is not None and not re.fullmatch(r"\w+", tag):
+        raise ValueError(f"tag must be letters, digits and underscores, got {tag!r}")
     runs = []
     for rate in rates:
         for seed in seeds:
@@ -346,6 +357,8 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
                 rec = run_method(method, data, max_epochs=max_epochs, seed=seed,
                                  progress=progress, ieg_params=ieg_params, model=model,
                                  device=device)
+                if tag and "ieg_params" in rec:
+                    rec.update(method=f"{method}_{tag}", base_method=method)
                 rec.update(dataset=dataset, noise=noise, rate=rate,
                            trusted_per_class=trusted_per_class,
                            realised_noise=data.info["realised_noise"],
@@ -356,12 +369,13 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
                     extra = (f" corrected={rec['corrected_accuracy']:.3f}"
                              f" precision={rec['cleaning_precision']:.3f}"
                              f" recall={rec['cleaning_recall']:.3f}")
-                log(f"{dataset} {noise} {rate:.0%} seed={seed} {method:>12}: "
+                log(f"{dataset} {noise} {rate:.0%} seed={seed} {rec['method']:>12}: "
                     f"test acc {rec['test_accuracy']:.4f}{extra} ({rec['fit_seconds']:.0f}s)")
     results = dict(config=dict(dataset=dataset, noise=noise, rates=list(rates),
                                trusted_per_class=trusted_per_class, methods=list(methods),
                                seeds=list(seeds), max_epochs=max_epochs, n_train=n_train,
-                               model=model, ieg_params=ieg_params or {}, device=str(device)),
+                               model=model, ieg_params=ieg_params or {}, device=str(device),
+                               tag=tag),
                    environment=dict(torch=torch.__version__, python=platform.python_version(),
                                     threads=torch.get_num_threads(), device=str(device),
                                     gpu=torch.cuda.get_device_name(device)
@@ -402,12 +416,18 @@ def merge_results(dirs: Sequence[str | Path], out: str | Path | None = None, *,
     keep each part's own record under ``parts``. Written like
     :func:`run_benchmark`'s output when ``out`` is given.
 
+    Parts may run IEG with different ``ieg_params`` as long as the method names
+    differ (``run_benchmark(tag=...)``, ``sk-ieg bench --tag``): a method name must
+    mean one set of IEG parameters. The merged ``config["ieg_params"]`` maps each
+    IEG-family method to its parameters.
+
     Raises
     ------
     ValueError
         If no folder is given, or the parts differ in data set,
-        noise, network, epochs or IEG parameters (their figures would not be
-        comparable), or two parts hold the same (rate, seed, method).
+        noise, network or epochs, or one method name ran with different IEG
+        parameters (their figures would not be comparable), or two parts hold
+        the same (rate, seed, method).
     """
     if not dirs:
         raise ValueError("merge_results needs at least one results folder")
@@ -417,14 +437,13 @@ def merge_results(dirs: Sequence[str | Path], out: str | Path | None = None, *,
         if not path.is_file():
             raise FileNotFoundError(f"no results.json in {d}")
         parts.append(json.loads(path.read_text()))
-    same = ("dataset", "noise", "trusted_per_class", "max_epochs", "n_train", "model",
-            "ieg_params")
+    same = ("dataset", "noise", "trusted_per_class", "max_epochs", "n_train", "model")
     first = parts[0]["config"]
     for d, part in zip(dirs, parts):
         differ = [k for k in same if part["config"].get(k) != first.get(k)]
         if differ:
             raise ValueError(f"{d} differs from {dirs[0]} in {differ}: not comparable")
-    runs, seen = [], set()
+    runs, seen, params = [], set(), {}
     for d, part in zip(dirs, parts):
         for r in part["runs"]:
             key = (r["rate"], r["seed"], r["method"])
@@ -432,14 +451,20 @@ def merge_results(dirs: Sequence[str | Path], out: str | Path | None = None, *,
                 raise ValueError(f"{d} repeats the run rate={key[0]} seed={key[1]} "
                                  f"method={key[2]}")
             seen.add(key)
+            if "ieg_params" in r:
+                if params.setdefault(r["method"], r["ieg_params"]) != r["ieg_params"]:
+                    raise ValueError(
+                        f"{d}: method {r['method']} ran with ieg_params {r['ieg_params']}, "
+                        f"elsewhere with {params[r['method']]}; give one of them another "
+                        "name with sk-ieg bench --tag")
             runs.append(r)
 
     def union(name):  # in order of first appearance
         return list(dict.fromkeys(r[name] for r in runs))
 
     config = {k: first.get(k) for k in same}
-    config.update(rates=union("rate"), methods=union("method"), seeds=union("seed"),
-                  parts=[p["config"] for p in parts])
+    config.update(ieg_params=params, rates=union("rate"), methods=union("method"),
+                  seeds=union("seed"), parts=[p["config"] for p in parts])
     results = dict(config=config, environment=dict(parts=[p["environment"] for p in parts]),
                    runs=runs)
     return _write_results(results, out, plots=plots, log=log)

@@ -56,12 +56,17 @@ def _bench_parser(sub) -> None:
     p.add_argument("--max-epochs", type=int, default=100)
     p.add_argument("--model", default=None,
                    help="network shared by all methods: default (MLP for tables, ResNetSmall "
-                   "for images), mlp, small_cnn or resnet (default: default; with --speed: "
+                   "for images), mlp, small_cnn, small_cnn_fc (SmallCNN with a 128-unit fully "
+                   "connected head) or resnet (default: default; with --speed: "
                    "the model of each --config)")
     p.add_argument("--n-train", type=int, default=None,
                    help="sub-sample the training part to this many rows")
     p.add_argument("--ieg-params", type=json.loads, default=None,
                    help='extra IEGClassifier parameters as JSON, e.g. \'{"mixup": false}\'')
+    p.add_argument("--tag", default=None,
+                   help="rename the IEG runs (ieg, ieg_fast, l2r) to <method>_<tag>, e.g. "
+                   "ieg_cv for --ieg-params chosen by trusted CV, so that --merge can put "
+                   "them in one table with runs of other IEG parameters")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (default 1: small models on shared cores "
                    "slow down badly with more)")
@@ -140,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                                     methods=methods, seeds=args.seeds,
                                     max_epochs=args.max_epochs, n_train=args.n_train, out=out,
                                     progress=not args.no_progress, ieg_params=args.ieg_params,
-                                    model=args.model or "default", device=device)
+                                    model=args.model or "default", device=device,
+                                    tag=args.tag)
         except (ValueError, FileNotFoundError, ImportError) as exc:
             print(f"sk-ieg bench: error: {exc}", file=sys.stderr)
             return 2

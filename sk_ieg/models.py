@@ -95,26 +95,50 @@ class ResNetSmall(nn.Module):
 class SmallCNN(nn.Module):
     """A two-convolution network for small grey or colour images on a CPU.
 
-    ``conv5x5(stride 2) -> BN -> ReLU -> conv3x3(stride 2) -> BN -> ReLU ->
-    global average pool -> Linear``; about 0.3M multiply-adds per 28x28 image,
-    some 30 times cheaper than :class:`ResNetSmall`, for benchmarks that must run
-    on a laptop CPU.
+    ``conv5x5(stride 2) -> BN -> ReLU -> conv3x3(stride 2) -> BN -> ReLU``, then a
+    head. With ``head_units=None`` the head is a global average pool and one
+    ``Linear`` (about 1M multiply-adds per 28x28 image, some 30 times cheaper than
+    :class:`ResNetSmall`; 650 parameters in the head). With an int the feature map is
+    average-pooled to a ``grid x grid`` map (the identity for 28x28 inputs), flattened
+    and passed through ``Linear(head_units) -> BN -> ReLU -> Linear``: the classic
+    small CNN, some 40% more compute and 400k parameters in the head.
+
+    The two behave differently under label noise. The pooled head has too few
+    parameters to memorise wrong labels within a short budget, so plain training
+    on noisy labels stays close to clean training (Fashion-MNIST, 10,000 images,
+    40% uniform noise, 30 epochs: 0.820 against 0.856). The fully connected head
+    learns more (0.880 clean) and memorises the noise, as the large networks of the
+    paper do (0.679 at 40%). See the README's Benchmarks section.
 
     Parameters
     ----------
     in_channels : int
     n_classes : int
     widths : sequence of two int, default=(32, 64)
+    head_units : int or None, default=None
+        Width of the fully connected hidden layer; None for the pooled head.
+    grid : int, default=7
+        Side of the pooled feature map fed to the fully connected head (ignored
+        when ``head_units`` is None).
     """
 
-    def __init__(self, in_channels: int, n_classes: int, widths: Sequence[int] = (32, 64)):
+    def __init__(self, in_channels: int, n_classes: int, widths: Sequence[int] = (32, 64),
+                 head_units: int | None = None, grid: int = 7):
         super().__init__()
         w1, w2 = widths
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w1, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(w1),
             nn.ReLU(),
             nn.Conv2d(w1, w2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w2), nn.ReLU())
-        self.head = nn.Linear(w2, n_classes)
+        self.pool: nn.Module
+        if head_units is None:
+            self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            self.head = nn.Linear(w2, n_classes)
+        else:
+            self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(grid), nn.Flatten())
+            self.head = nn.Sequential(
+                nn.Linear(w2 * grid * grid, head_units, bias=False), nn.BatchNorm1d(head_units),
+                nn.ReLU(), nn.Linear(head_units, n_classes))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x).mean(dim=(2, 3)))
+        return self.head(self.pool(self.features(x)))

@@ -88,3 +88,26 @@ def test_table_when_ieg_does_not_relabel(tmp_path, capsys):
     assert cells[3].startswith("0.") and cells[4] == ""  # accuracy; no corrected labels
     assert "corrected_accuracy" not in json.loads((tmp_path / "results.json").read_text())[
         "runs"][0]
+
+
+def test_tag_renames_ieg_runs_so_other_ieg_params_can_be_merged(tmp_path, capsys):
+    plain, tagged, clash = tmp_path / "plain", tmp_path / "tagged", tmp_path / "clash"
+    _bench(plain, "0.4", "ieg,trusted_only")
+    _bench(tagged, "0.4", "ieg,l2r", "--ieg-params", '{"consistency_weight": 1}', "--tag", "k1")
+    _bench(clash, "0.8", "ieg", "--ieg-params", '{"consistency_weight": 1}')
+    runs = json.loads((tagged / "results.json").read_text())["runs"]
+    assert [(r["method"], r["base_method"]) for r in runs] == [("ieg_k1", "ieg"),
+                                                              ("l2r_k1", "l2r")]
+    capsys.readouterr()
+    merged = tmp_path / "m"
+    assert main(["bench", "--merge", f"{plain},{tagged}", "--out", str(merged)]) == 0
+    res = json.loads((merged / "results.json").read_text())
+    assert res["config"]["methods"] == ["ieg", "trusted_only", "ieg_k1", "l2r_k1"]
+    assert res["config"]["ieg_params"]["ieg"] == {}
+    assert res["config"]["ieg_params"]["ieg_k1"] == {"consistency_weight": 1}
+    assert "| ieg_k1 |" in (merged / "results.md").read_text().splitlines()[0]
+    # the same name with other parameters is refused, with the way out in the message
+    assert main(["bench", "--merge", f"{plain},{clash}", "--out", str(tmp_path / "x")]) == 2
+    assert "--tag" in capsys.readouterr().err
+    assert main(["bench", "--tag", "a b", "--no-progress", "--out", str(tmp_path / "y")]) == 2
+    assert "tag must be" in capsys.readouterr().err
