@@ -10,6 +10,9 @@ the held-out trusted rows (``trusted_accuracy_scorer``), as in
     python benchmarks/select_by_trusted_cv.py --dataset pmlb:letter --noise pairflip \\
         --rate 0.45 --grid '{"consistency_weight": [1, 5, 20]}' \\
         --out benchmarks/results/letter_pairflip45/selection_seed0.json
+
+``--grid`` may also be a list of grids, to compare whole settings:
+``'[{"consistency_weight": [20]}, {"consistency_weight": [5], "crop_padding": [1]}]'``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import torch
 from sklearn.model_selection import GridSearchCV
 
 from sk_ieg import IEGClassifier, TrustedStratifiedKFold, trusted_accuracy_scorer
-from sk_ieg.bench import load_bench_data
+from sk_ieg.bench import MODELS, _module_for, load_bench_data
 
 
 def main(argv=None):
@@ -40,6 +43,10 @@ def main(argv=None):
                         '\'{"consistency_weight": [1, 5, 20]}\'')
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--max-epochs", type=int, default=100)
+    parser.add_argument("--n-train", type=int, default=None,
+                        help="sub-sample the training part, as sk-ieg bench --n-train")
+    parser.add_argument("--model", default="default", choices=MODELS,
+                        help="network, as sk-ieg bench --model")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", default=None, help="JSON file for the CV table and choice")
     args = parser.parse_args(argv)
@@ -47,11 +54,17 @@ def main(argv=None):
     sklearn.set_config(enable_metadata_routing=True)
 
     data = load_bench_data(args.dataset, noise=args.noise, rate=args.rate,
-                           trusted_per_class=args.trusted_per_class, seed=args.seed)
+                           trusted_per_class=args.trusted_per_class, seed=args.seed,
+                           n_train=args.n_train)
     X = np.concatenate([data.X, data.X_trusted])
     y = np.concatenate([data.y, data.y_trusted])
     trusted = np.r_[np.zeros(len(data.X), bool), np.ones(len(data.X_trusted), bool)]
-    ieg = IEGClassifier(max_epochs=args.max_epochs, verbose=0, random_state=args.seed)
+    # The network and image flips as sk-ieg bench builds them for the same arguments.
+    module, module_kw = (None, {}) if args.model == "default" else _module_for(
+        data.X, data.n_classes, args.model)
+    flips = {"hflip": False} if data.X.ndim == 4 else {}
+    ieg = IEGClassifier(module, max_epochs=args.max_epochs, verbose=0, random_state=args.seed,
+                        **flips, **module_kw)
     search = GridSearchCV(
         ieg.set_fit_request(trusted=True), args.grid,
         cv=TrustedStratifiedKFold(args.folds, shuffle=True, random_state=args.seed),
