@@ -19,6 +19,7 @@ from functools import partial
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -620,6 +621,13 @@ class IEGClassifier(NeuralNetClassifier):
         Returns
         -------
         self : IEGClassifier
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            When the trusted (probe) loss of the last epoch is no lower than
+            ``ln(n_classes)``, the loss of a uniform guess: the network did not learn
+            (too few epochs, or training collapsed to near-constant predictions).
         """
         return self._fit_ieg(X, y, X_trusted, y_trusted, trusted, None, fit_params,
                              partial=False)
@@ -1080,6 +1088,21 @@ class IEGClassifier(NeuralNetClassifier):
             full_c[mask] = st.trusted_labels
             self.sample_weights_, self.relabel_scores_, corrected = full_w, full_k, full_c
         self.corrected_labels_ = self.classes_[corrected]
+        self._warn_if_not_learning()
+
+    def _warn_if_not_learning(self) -> None:
+        # The probe loss is the cross-entropy on trusted rows (after the virtual step).
+        # Above ln(K), a uniform guess does better: training collapsed or never started.
+        last = next((h["probe_loss"] for h in reversed(self.history) if "probe_loss" in h),
+                    None)
+        chance = math.log(len(self.classes_))
+        if last is not None and last >= chance:
+            warnings.warn(
+                f"IEG training did not learn: the trusted (probe) loss of the last epoch, "
+                f"{last:.3f}, is no lower than a uniform guess's, ln({len(self.classes_)}) = "
+                f"{chance:.3f}, so predictions are likely near-constant. Try more epochs, a "
+                "lower lr or consistency_weight, or a network with normalisation layers "
+                "(see history_[:, 'probe_loss']).", ConvergenceWarning, stacklevel=2)
 
     # ------------------------------------------------------------- prediction
     def validation_step(self, batch, **fit_params):

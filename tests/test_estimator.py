@@ -1,8 +1,11 @@
 """IEGClassifier end to end: accuracy under noise, determinism, switches, errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier
 from torch import nn
@@ -37,7 +40,9 @@ def _fit(d, **kw):
 def test_ieg_beats_the_same_network_trained_on_noisy_labels(noisy_digits):
     d = noisy_digits
     epochs = 20
-    ieg = _fit(d, max_epochs=epochs)
+    with warnings.catch_warnings():  # it learns, so no "did not learn" warning
+        warnings.simplefilter("error", ConvergenceWarning)
+        ieg = _fit(d, max_epochs=epochs)
     vanilla = NeuralNetClassifier(
         MLP, module__n_features=64, module__n_classes=10, criterion=nn.CrossEntropyLoss,
         optimizer=torch.optim.SGD, optimizer__momentum=0.9, optimizer__weight_decay=5e-4,
@@ -264,3 +269,23 @@ def test_compile_switch_gives_the_same_training(noisy_digits):
     np.testing.assert_allclose(compiled.predict_proba(d["X_test"]),
                                eager.predict_proba(d["X_test"]), atol=1e-4)
     assert np.mean(compiled.corrected_labels_ == eager.corrected_labels_) > 0.97
+
+
+class _ConstantLogits(nn.Module):
+    """Predicts class 0 for every row, strongly: logits (10, 0, ..., 0) plus 0 * x."""
+
+    def __init__(self, n_classes=10):
+        super().__init__()
+        self.bias = nn.Parameter(torch.tensor([10.0] + [0.0] * (n_classes - 1)))
+
+    def forward(self, x):
+        return self.bias + 0 * x[:, :1]
+
+
+def test_warns_when_training_does_not_learn(noisy_digits):
+    # lr=0 keeps the constant network (only the virtual step, meta_lr=0.1, moves it a
+    # little): cross-entropy about 10 on the 90% of trusted rows that are not class 0,
+    # far above ln(10) = 2.30, the loss of a uniform guess.
+    with pytest.warns(ConvergenceWarning, match=r"did not learn.*ln\(10\) = 2\.303"):
+        clf = _fit(noisy_digits, module=_ConstantLogits, lr=0.0, max_epochs=2)
+    assert clf.history[-1, "probe_loss"] > 2 * np.log(10)
