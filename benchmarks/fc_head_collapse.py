@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 import warnings
 from pathlib import Path
@@ -29,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from sk_ieg import IEGClassifier
-from sk_ieg.bench import _skorch_net, load_bench_data
+from sk_ieg.bench import _matched_epochs, _skorch_net, load_bench_data
 
 DEFAULT_SETTINGS = {"defaults": {}, "consistency_weight=5": {"consistency_weight": 5},
                     "lr=0.03": {"lr": 0.03}}
@@ -82,8 +81,7 @@ def main(argv=None):
         X = np.concatenate([data.X, data.X_trusted])
         y = np.concatenate([data.y, data.y_trusted])
         # The vanilla baseline of sk-ieg bench: as many gradient steps as IEG's epochs.
-        steps = args.max_epochs * math.ceil(len(data.X) / 128)
-        epochs = max(1, round(steps / math.ceil(len(X) / 128)))
+        epochs = _matched_epochs(args.max_epochs, len(data.X), len(X), 128)
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(args.seed)

@@ -215,6 +215,13 @@ def _cleaning_scores(corrected: np.ndarray, data: BenchData) -> dict:
                 cleaning_recall=float(tp / max(mislabeled.sum(), 1)))
 
 
+def _matched_epochs(ieg_epochs: int, n_noisy: int, n_rows: int, batch_size: int) -> int:
+    """Epochs over ``n_rows`` rows with as many gradient steps as IEG's epochs over
+    ``n_noisy`` noisy rows (the budget of every skorch baseline)."""
+    steps = ieg_epochs * math.ceil(n_noisy / batch_size)
+    return max(1, round(steps / math.ceil(n_rows / batch_size)))
+
+
 def _skorch_net(module, module_kw, *, epochs, batch_size, seed, callbacks, device="cpu"):
     return NeuralNetClassifier(
         module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.1,
@@ -285,9 +292,7 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
             y = np.concatenate([data.y_true, data.y_trusted])
         else:
             X, y = data.X_trusted, data.y_trusted
-        # Same number of gradient steps as IEG's epochs over the noisy rows.
-        steps = max_epochs * math.ceil(len(data.X) / batch_size)
-        epochs = max(1, round(steps / math.ceil(len(X) / batch_size)))
+        epochs = _matched_epochs(max_epochs, len(data.X), len(X), batch_size)
         # About as many test evaluations as IEG's: trusted_only runs ~N/B_p times the
         # epochs, and scoring the test set after each of them would cost more than training.
         test_acc.every = test_every * max(1, round(epochs / max_epochs))
