@@ -466,9 +466,9 @@ class IEGClassifier(NeuralNetClassifier):
         self.auto_probe_epochs = auto_probe_epochs
         self.random_state = random_state
 
-    #: The step's objective, ``sk_ieg.step.ieg_objective``; ``benchmarks/speed.py``
-    #: swaps in ``sk_ieg.step.reference_objective`` to time the textbook route.
-    _objective = staticmethod(ieg_objective)
+    #: The step's objective, ``sk_ieg.step.ieg_objective``; a subclass may set
+    #: ``sk_ieg.step.reference_objective`` (the speed benchmark times the textbook route so).
+    objective = staticmethod(ieg_objective)
 
     def _get_param_names(self):
         # skorch takes every instance attribute not ending in "_" for a parameter, its
@@ -923,7 +923,8 @@ class IEGClassifier(NeuralNetClassifier):
         if not hasattr(self, "ieg_state_"):
             raise ValueError("call fit with trusted rows before partial_fit")
 
-    def _make_view_fn(self):
+    def view_function(self):
+        """``make_view(x, strong)``: the fitted views, drawing from the fit's generator."""
         st, gen = self.ieg_state_.view_stats, self.ieg_state_.generator
         kind = st["kind"]
         if kind == "callable":
@@ -968,7 +969,8 @@ class IEGClassifier(NeuralNetClassifier):
                     buffers[name] = buf
         return momentum, decay, buffers
 
-    def _config(self):
+    def step_config(self):
+        """The :class:`~sk_ieg.step.IEGConfig` of one step, from the parameters."""
         return IEGConfig(
             n_views=self.n_views, temperature=self.temperature,
             given_label_weight=self.given_label_weight, meta_lr=self.meta_lr,
@@ -985,13 +987,12 @@ class IEGClassifier(NeuralNetClassifier):
         x = to_tensor(Xi, device=self.device)
         yi = to_tensor(yi, device=self.device)
         y, rows = yi[:, 0], yi[:, 1]
-        probe_idx = torch.from_numpy(state.probe_sampler.sample()).to(state.X_probe.device)
         momentum, decay, buffers = self._optimizer_state()
         with _TORCH_PROCESS_LOCK, _compile_config(self.compile):
-            out = self._objective(
-                self.module_, x, y, state.X_probe[probe_idx], state.y_probe[probe_idx],
-                n_classes=len(self.classes_), make_view=self._make_view_fn(),
-                config=self._config(), generator=state.generator, momentum=momentum,
+            out = self.objective(
+                self.module_, x, y, *self.probe_batch(),
+                n_classes=len(self.classes_), make_view=self.view_function(),
+                config=self.step_config(), generator=state.generator, momentum=momentum,
                 weight_decay=decay, momentum_buffers=buffers,
                 seed_generator=state.seed_generator,
                 call=_compiled_forward(self.get_params_for("compile")) if self.compile else None,
@@ -1000,6 +1001,12 @@ class IEGClassifier(NeuralNetClassifier):
         # Extra keys reach callbacks' on_batch_end (skorch passes the step dict on).
         return {"loss": out.loss, "y_pred": out.logits, "rows": rows, "omega": out.omega,
                 "lam": out.lam}
+
+    def probe_batch(self):
+        """The next class-balanced batch of probe rows and labels, on the device."""
+        state = self.ieg_state_
+        idx = torch.from_numpy(state.probe_sampler.sample()).to(state.X_probe.device)
+        return state.X_probe[idx], state.y_probe[idx]
 
     def _record_rows(self, rows, out):
         st, d = self.ieg_state_, self.statistics_decay

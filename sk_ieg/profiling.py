@@ -94,9 +94,9 @@ def time_step_phases(net, X, y, X_trusted, y_trusted, *, repeats: int = 20,
     net.fit(X[: 2 * bs], y[: 2 * bs], X_trusted=X_trusted, y_trusted=y_trusted)
     device = next(net.module_.parameters()).device
     state = net.ieg_state_
-    config = net._config()
+    config = net.step_config()
     n_classes = len(net.classes_)
-    make_view = net._make_view_fn()
+    make_view = net.view_function()
     enc = {c: i for i, c in enumerate(net.classes_)}
     xb = torch.as_tensor(X[:bs], device=device)
     yb = torch.as_tensor([enc[v] for v in y[:bs]], device=device, dtype=torch.long)

@@ -77,7 +77,7 @@ def _stderr(msg: str) -> None:
 class _ReferenceIEG(IEGClassifier):
     """IEG through the reference objective (double backward, no shared passes)."""
 
-    _objective = staticmethod(reference_objective)
+    objective = staticmethod(reference_objective)
 
 
 def default_variants(names: Sequence[str] = VARIANTS) -> tuple[dict[str, dict], list[str]]:
