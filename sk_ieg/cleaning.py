@@ -1,38 +1,9 @@
-"""Label cleaning: the label-issues table and a clean-then-fit meta-estimator.
+"""Label cleaning: a clean-then-fit meta-estimator, and the label-issues table.
 
-The pure functions here turn the per-row statistics of a fitted
-:class:`~sk_ieg.IEGClassifier` into a label-issues table, in the spirit of
-cleanlab's ``find_label_issues``; :class:`CleanLabelsClassifier` chains the
-cleaning with any scikit-learn classifier. Only :func:`label_issues_table`
-(and so ``IEGClassifier.label_issues_``) needs pandas, an optional dependency
-(``pip install 'sk-ieg[clean]'``).
-
-How the columns are defined
----------------------------
-Per noisy row, IEG keeps a running average (per-row decay
-``statistics_decay``, bias-corrected) of the binary re-label coefficient
-``lambda*``: 1 when the exact meta-gradient of the trusted loss says the given
-label helps, 0 when it says the guessed label helps. This is
-``relabel_scores_``, and
-
-* ``label_quality`` = ``relabel_scores_``, clipped to [0, 1]: the (recency
-  weighted) share of the meta steps that kept the given label. The exemplar
-  weight is deliberately not mixed in: it measures how *useful* a row is to the
-  current step (clean rows the network already fits get small weights too), and
-  on PMLB optdigits with 40% uniform noise (100 epochs, seed 0) it ranks the
-  mislabeled rows worse than ``relabel_scores_`` (ROC AUC 0.975 against 0.999);
-  every product of the two that was tried scored below ``relabel_scores_``
-  alone.
-* ``corrected_label`` = the given label where ``label_quality >= 0.5``,
-  otherwise the argmax of the running average of the guessed labels
-  (IEG's ``corrected_labels_``).
-* ``is_label_issue`` = ``corrected_label != given_label``. So every issue has
-  ``label_quality < 0.5``; a row with ``label_quality < 0.5`` whose guess agrees
-  with its given label is not an issue.
-* ``sample_weight`` = ``sample_weights_``: the per-step exemplar weight from
-  ``omega*``, averaged the same way and scaled to mean 1 over the noisy rows
-  (see ``IEGClassifier``; near 0 = the trusted set keeps disagreeing with the
-  row's target).
+:class:`CleanLabelsClassifier` fits a cleaner (by default
+:class:`~sk_ieg.IEGClassifier`) and then any scikit-learn classifier on the cleaned
+labels. The table functions (:func:`label_issues_table`, :func:`find_label_issues`,
+:func:`label_quality_scores`) live in :mod:`sk_ieg.issues` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -42,194 +13,24 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
+from sk_ieg._validation import check_trusted_mask
+from sk_ieg.estimator import IEGClassifier
+from sk_ieg.issues import (
+    LABEL_ISSUES_COLUMNS,
+    find_label_issues,
+    label_issues_table,
+    label_quality_scores,
+    require_pandas,
+)
+
 __all__ = [
     "LABEL_ISSUES_COLUMNS",
     "CleanLabelsClassifier",
     "find_label_issues",
     "label_issues_table",
     "label_quality_scores",
+    "require_pandas",
 ]
-
-#: Column names of the label-issues table, in order.
-LABEL_ISSUES_COLUMNS: tuple[str, ...] = (
-    "given_label", "corrected_label", "sample_weight", "is_label_issue", "label_quality")
-
-_PANDAS_HINT = "pip install pandas, or pip install 'sk-ieg[clean]'"
-
-
-def require_pandas(what: str = "the label-issues table"):
-    """Import pandas, or raise an ImportError that says how to install it.
-
-    Parameters
-    ----------
-    what : str
-        What needs pandas, for the message.
-
-    Returns
-    -------
-    module
-        The ``pandas`` module.
-    """
-    try:
-        import pandas
-    except ImportError as exc:
-        raise ImportError(f"{what} needs pandas, an optional dependency of sk-ieg: "
-                          f"{_PANDAS_HINT}") from exc
-    return pandas
-
-
-def _as_1d(values, name: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    return arr
-
-
-def label_quality_scores(relabel_scores) -> np.ndarray:
-    """Label quality of every row from IEG's relabel scores.
-
-    Parameters
-    ----------
-    relabel_scores : array-like of shape (n_samples,)
-        Running average of the binary re-label coefficient ``lambda*``
-        (``IEGClassifier.relabel_scores_``): 1 = the meta step always kept the
-        given label.
-
-    Returns
-    -------
-    ndarray of shape (n_samples,), dtype float64
-        Scores in [0, 1]; higher = the given label is more likely correct.
-        Below 0.5 the meta step mostly replaced the label by the guess.
-
-    Raises
-    ------
-    ValueError
-        If the scores are not 1-D or not finite.
-    """
-    r = _as_1d(relabel_scores, "relabel_scores").astype(np.float64)
-    if not np.all(np.isfinite(r)):
-        raise ValueError("relabel_scores contains NaN or infinity")
-    return np.clip(r, 0.0, 1.0)
-
-
-def find_label_issues(given_labels, corrected_labels) -> np.ndarray:
-    """Boolean mask of the rows whose label the cleaner replaced.
-
-    Parameters
-    ----------
-    given_labels : array-like of shape (n_samples,)
-        Labels as given.
-    corrected_labels : array-like of shape (n_samples,)
-        Labels after cleaning (``IEGClassifier.corrected_labels_``).
-
-    Returns
-    -------
-    ndarray of shape (n_samples,), dtype bool
-        ``corrected_labels != given_labels``.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not 1-D or differ in length.
-    """
-    given = _as_1d(given_labels, "given_labels")
-    corrected = _as_1d(corrected_labels, "corrected_labels")
-    if len(given) != len(corrected):
-        raise ValueError(f"given_labels has {len(given)} rows but corrected_labels has "
-                         f"{len(corrected)}")
-    return np.asarray(given != corrected, dtype=bool)
-
-
-def label_issues_table(given_labels, corrected_labels, sample_weights, relabel_scores, *,
-                       index=None):
-    """The label-issues table: one row per training row, fixed column names.
-
-    Parameters
-    ----------
-    given_labels : array-like of shape (n_samples,)
-    corrected_labels : array-like of shape (n_samples,)
-    sample_weights : array-like of shape (n_samples,)
-        Exemplar weights (``IEGClassifier.sample_weights_``).
-    relabel_scores : array-like of shape (n_samples,)
-        Running average of ``lambda*`` (``IEGClassifier.relabel_scores_``).
-    index : array-like of shape (n_samples,), optional
-        Index of the returned frame (default: ``0 .. n_samples - 1``).
-
-    Returns
-    -------
-    pandas.DataFrame of shape (n_samples, 5)
-        Columns :data:`LABEL_ISSUES_COLUMNS`: ``given_label``,
-        ``corrected_label``, ``sample_weight`` (float), ``is_label_issue``
-        (bool, :func:`find_label_issues`) and ``label_quality`` (float in
-        [0, 1], :func:`label_quality_scores`). See the module docstring for the
-        definitions.
-
-    Raises
-    ------
-    ImportError
-        If pandas is not installed.
-    ValueError
-        If the arrays differ in length or are not 1-D.
-    """
-    pd = require_pandas()
-    given = _as_1d(given_labels, "given_labels")
-    corrected = _as_1d(corrected_labels, "corrected_labels")
-    weights = _as_1d(sample_weights, "sample_weights").astype(np.float64)
-    quality = label_quality_scores(relabel_scores)
-    n = len(given)
-    for name, arr in (("corrected_labels", corrected), ("sample_weights", weights),
-                      ("relabel_scores", quality)):
-        if len(arr) != n:
-            raise ValueError(f"given_labels has {n} rows but {name} has {len(arr)}")
-    return pd.DataFrame({
-        "given_label": given,
-        "corrected_label": corrected,
-        "sample_weight": weights,
-        "is_label_issue": find_label_issues(given, corrected),
-        "label_quality": quality,
-    }, index=index)
-
-
-def estimator_label_issues(estimator):
-    """The label-issues table of a fitted :class:`~sk_ieg.IEGClassifier`.
-
-    Backs ``IEGClassifier.label_issues_``. The given labels are the ones the
-    estimator was fitted with, decoded to the user's label space. The rows are
-    those of ``corrected_labels_``: the noisy rows, or every row of ``X`` when
-    the estimator was fitted with a ``trusted`` mask (trusted rows then have
-    their verified label, weight 1, quality 1 and are never an issue).
-
-    Parameters
-    ----------
-    estimator : IEGClassifier
-        A fitted estimator.
-
-    Returns
-    -------
-    pandas.DataFrame
-        See :func:`label_issues_table`; aligned with ``corrected_labels_``.
-
-    Raises
-    ------
-    sklearn.exceptions.NotFittedError
-        If the estimator is not fitted (an ``AttributeError``, so ``hasattr``
-        is False before fit).
-    """
-    check_is_fitted(estimator, ["corrected_labels_", "sample_weights_", "relabel_scores_"])
-    corrected = np.asarray(estimator.corrected_labels_)
-    state = estimator.ieg_state_
-    given = np.asarray(state.given)
-    mask = getattr(state, "trusted_mask", None)
-    if mask is not None:  # fitted with trusted=mask: the statistics cover every row of X
-        full = np.empty(len(mask), dtype=given.dtype)
-        full[~mask], full[mask] = given, state.trusted_labels
-        given = full
-    given = np.asarray(estimator.classes_)[given]
-    if len(given) != len(corrected):
-        raise ValueError(f"the estimator holds {len(given)} given labels for "
-                         f"{len(corrected)} corrected labels; cannot align them")
-    return label_issues_table(given, corrected, estimator.sample_weights_,
-                              estimator.relabel_scores_)
 
 
 # ---------------------------------------------------------------------------- #
@@ -251,18 +52,6 @@ def _concat_rows(a, b):
         pd = require_pandas("concatenating DataFrames")
         return pd.concat([a, b], axis=0, ignore_index=True)
     return np.concatenate([np.asarray(a), np.asarray(b)])
-
-
-def _as_mask(trusted, n: int) -> np.ndarray:
-    mask = np.asarray(trusted)
-    if mask.ndim != 1 or len(mask) != n:
-        raise ValueError(f"trusted must be a 1-D mask with one entry per row ({n}), got shape "
-                         f"{mask.shape}")
-    if mask.dtype != bool:
-        if not np.isin(mask, (0, 1)).all():
-            raise ValueError("trusted must be a boolean mask (True = verified label)")
-        mask = mask.astype(bool)
-    return mask
 
 
 class CleanLabelsClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -338,8 +127,6 @@ class CleanLabelsClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _make_cleaner(self):
         if self.cleaner is None:
-            from sk_ieg.estimator import IEGClassifier
-
             return IEGClassifier()
         return clone(self.cleaner)
 
@@ -388,7 +175,7 @@ class CleanLabelsClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             X_fit, y_all = _concat_rows(X, X_trusted), np.concatenate([y, y_trusted])
             mask = np.r_[np.zeros(len(y), bool), np.ones(len(y_trusted), bool)]
         elif trusted is not None:
-            X_fit, y_all, mask = X, y, _as_mask(trusted, len(y))
+            X_fit, y_all, mask = X, y, check_trusted_mask(trusted, len(y))
             if has_fit_parameter(cleaner, "trusted"):
                 cleaner.fit(X, y, trusted=mask)
             else:

@@ -1,7 +1,10 @@
 """IEGClassifier: the IEG method as a skorch ``NeuralNetClassifier``.
 
-This module holds only the estimator: input validation, devices, the optimizer,
-the learning-rate schedule, the weight average and per-row bookkeeping. The
+The estimator holds the parameters, the fit prelude (validate everything, then
+build the run-time state), devices and skorch's hooks. Around it:
+:mod:`sk_ieg.fitting` validates and splits the data, :mod:`sk_ieg.state` holds the
+run-time state, :mod:`sk_ieg.callbacks` the machinery around steps and epochs (LR
+schedule, weight average, per-row statistics, convergence check), and the
 mathematics lives in pure functions (:mod:`sk_ieg.step`, :mod:`sk_ieg.meta`,
 :mod:`sk_ieg.losses`, :mod:`sk_ieg.augment`).
 """
@@ -9,33 +12,32 @@ mathematics lives in pure functions (:mod:`sk_ieg.step`, :mod:`sk_ieg.meta`,
 from __future__ import annotations
 
 import contextlib
-import copy
-import math
-import numbers
-import threading
-import warnings
-from dataclasses import dataclass, field
+import dataclasses
 from functools import partial
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.func import functional_call
 
 from sk_ieg import augment
-from sk_ieg.data import IndexedDataset, ProbeSampler
-from sk_ieg.meta import META_GRADIENT_METHODS
-from sk_ieg.model_selection import select_probe_rows
+from sk_ieg._validation import PARAMETERS, check_X, document_types, validate_params
+from sk_ieg.callbacks import ieg_callbacks
+from sk_ieg.data import IndexedDataset
+from sk_ieg.fitting import (
+    TORCH_PROCESS_LOCK,
+    prepare_fit,
+    warmup_probe_rows,
+    warn_missing_classes,
+)
+from sk_ieg.issues import label_issues_table
 from sk_ieg.models import MLP, ResNetSmall
-from sk_ieg.schedule import cosine_restarts
-from sk_ieg.step import META_SCOPES, IEGConfig, functional_forward, ieg_objective
+from sk_ieg.state import FitState, ProbeSet, RandomStreams, ViewStats
+from sk_ieg.step import IEGConfig, functional_forward, ieg_objective
 
 __all__ = ["IEGClassifier", "SPEED_SETTING"]
 
@@ -46,14 +48,11 @@ __all__ = ["IEGClassifier", "SPEED_SETTING"]
 #: 128. See the README's "Speed" section for the measured cost and accuracy.
 SPEED_SETTING = {"meta_scope": "head", "mixup_size": 64, "probe_batch_size": 64}
 
-_POLICIES = ("autoaugment", "randaugment", None)
-_AUGMENTATIONS = ("auto", "tabular", "image", "none")
-#: Forward-mode AD levels (the "jvp" meta-gradient) and the global RNG state that
-#: ``torch.random.fork_rng`` swaps are per process, not per thread: fits running in
-#: threads of one process (joblib's threading backend, Dask threads) take turns here.
-_TORCH_PROCESS_LOCK = threading.RLock()
 #: ``torch.compile(functional_forward, **options)``, one per set of options.
 _COMPILED_FORWARDS: dict = {}
+#: The parameters ``__init__`` stores itself (skorch stores lr, max_epochs, batch_size).
+_IEG_PARAMETERS = [k for k in PARAMETERS if k not in ("lr", "max_epochs", "batch_size",
+                                                       "compile")]
 
 
 def _compiled_forward(options: dict):
@@ -72,76 +71,71 @@ def _compile_config(enabled: bool):
     return torch._functorch.config.patch(donated_buffer=False)
 
 
-def _generator_record(generator):
-    """A torch.Generator as plain data: device, initial seed and state."""
-    return {"device": str(generator.device), "seed": generator.initial_seed(),
-            "state": generator.get_state()}
+def optimizer_state(optimizer: torch.optim.Optimizer, module: torch.nn.Module):
+    """Momentum, weight decay and momentum buffers of ``optimizer``, per parameter name
+    of ``module`` (what the virtual step needs)."""
+    names = {id(p): n for n, p in module.named_parameters()}
+    momentum, decay, buffers = {}, {}, {}
+    is_sgd = isinstance(optimizer, torch.optim.SGD)
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            name = names.get(id(p))
+            if name is None:
+                continue
+            decay[name] = group.get("weight_decay", 0.0)
+            momentum[name] = group.get("momentum", 0.0) if is_sgd else 0.0
+            buf = optimizer.state.get(p, {}).get("momentum_buffer") if is_sgd else None
+            if buf is not None:
+                buffers[name] = buf
+    return momentum, decay, buffers
 
 
-def _restore_generator(record):
-    """Rebuild a generator from :func:`_generator_record`.
-
-    A CUDA generator restored where CUDA is not available (a model fitted on a
-    GPU, loaded on a CPU-only machine) becomes a CPU generator re-seeded from
-    its initial seed: CUDA's Philox state has no CPU equivalent. Only further
-    training (``partial_fit``) draws from it; predictions do not.
-    """
-    device = torch.device(record["device"])
-    if device.type == "cuda" and not torch.cuda.is_available():
-        return torch.Generator().manual_seed(int(record["seed"]))
-    generator = torch.Generator(device=device)
-    generator.set_state(record["state"])
-    return generator
-
-
-@dataclass
-class _FitState:
-    """Run-time state of one fit (kept after fit for ``partial_fit``).
-
-    Pickled through skorch's device-aware path (``cuda_dependent_attributes_``):
-    tensors are mapped to the loading device by skorch's unpickler, generators
-    are stored as plain records (:func:`_generator_record`).
-    """
-
-    given: np.ndarray
-    X_probe: torch.Tensor
-    y_probe: torch.Tensor
-    probe_sampler: ProbeSampler
-    generator: torch.Generator
-    loader_generator: torch.Generator
-    view_stats: dict
-    n_rows: int
-    steps_per_epoch: int
-    total_steps: int
-    base_lrs: list
-    step: int = 0
-    weight_avg: torch.Tensor | None = None
-    keep_avg: torch.Tensor | None = None
-    guess_avg: torch.Tensor | None = None
-    visits: torch.Tensor | None = None
-    ema: dict | None = None
-    #: CPU generator for module-RNG seeds when ``generator`` is on a GPU (no host sync)
-    seed_generator: torch.Generator | None = None
-    epoch_sums: dict = field(default_factory=dict)
-    #: (n_samples,) bool: the rows of X marked trusted (``fit(..., trusted=mask)``)
-    trusted_mask: np.ndarray | None = None
-    #: encoded labels of those rows
-    trusted_labels: np.ndarray | None = None
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        for name in ("generator", "loader_generator", "seed_generator"):
-            if state.get(name) is not None:
-                state[name] = _generator_record(state[name])
-        return state
-
-    def __setstate__(self, state):
-        for name in ("generator", "loader_generator", "seed_generator"):
-            if isinstance(state.get(name), dict):
-                state[name] = _restore_generator(state[name])
-        self.__dict__.update(state)
+def _view_function(est, stats: ViewStats, generator: torch.Generator):
+    """``make_view(x, strong)`` for the estimator's view settings."""
+    if stats.kind == "callable":
+        return lambda x, strong: est.augmentation(x, strong=strong, generator=generator)
+    if stats.kind == "none":
+        return lambda x, strong: x
+    if stats.kind == "tabular":
+        strong = partial(augment.tabular_strong_view, generator=generator, scale=stats.std,
+                         fill=stats.mean, jitter=est.strong_jitter,
+                         mask_prob=est.strong_mask_prob)
+        weak = partial(augment.tabular_weak_view, generator=generator, scale=stats.std,
+                       jitter=est.weak_jitter)
+    else:
+        h, w = est.input_shape_[1:]
+        pad = augment.default_image_padding(h, w) if est.crop_padding is None \
+            else est.crop_padding
+        cut = augment.default_cutout_size(h, w) if est.cutout_size is None else est.cutout_size
+        weak = partial(augment.weak_image_view, generator=generator, padding=pad,
+                       flip=est.hflip)
+        strong = partial(augment.strong_image_view, generator=generator, padding=pad,
+                         flip=est.hflip, policy=est.policy, cutout_size=cut,
+                         value_range=stats.value_range,
+                         cutout_fill=stats.mean.mean(dim=(1, 2)))
+    return lambda x, is_strong: strong(x) if is_strong else weak(x)
 
 
+def _augmentation_kind(augmentation, X) -> str:
+    if callable(augmentation):
+        return "callable"
+    if augmentation == "auto":
+        return "image" if X.ndim == 4 else "tabular"
+    if augmentation == "image" and X.ndim != 4:
+        raise ValueError(f"augmentation='image' needs 4-D X (N, C, H, W), got {X.shape}")
+    return augmentation
+
+
+def _has_lr_scheduler(callbacks) -> bool:
+    for cb in callbacks or []:
+        cb = cb[1] if isinstance(cb, tuple) else cb
+        if isinstance(cb, LRScheduler) or (isinstance(cb, type) and
+                                           issubclass(cb, LRScheduler)):
+            return True
+    return False
+
+
+@document_types
 class IEGClassifier(NeuralNetClassifier):
     """Neural network classifier trained with IEG on noisy labels.
 
@@ -161,40 +155,40 @@ class IEGClassifier(NeuralNetClassifier):
         from the data: :class:`~sk_ieg.models.MLP` for 2-D ``X``,
         :class:`~sk_ieg.models.ResNetSmall` for 4-D ``X`` (N, C, H, W); pass its
         options as ``module__hidden_units=(512,)`` etc.
-    n_views : int, default=2
+    n_views : @type
         ``K``, views per noisy row: one weak and ``K - 1`` strong (paper: 2).
-    temperature : float, default=0.5
+    temperature : @type
         ``tau``, sharpening temperature of the guessed labels (eq. 3).
-    given_label_weight : float, default=0.9
+    given_label_weight : @type
         ``lambda_0``, the given label's share in the soft target
         ``t = lambda y + (1 - lambda) g`` at which the meta-gradient is taken.
-    meta_lr : float, default=0.1
+    meta_lr : @type
         ``a``, the step size of the virtual SGD step (fixed; the authors' code).
-    meta_gradient : {"jvp", "finite_difference", "double_backward"}, default="jvp"
+    meta_gradient : @type
         How the meta-gradient is computed. ``"jvp"`` is exact and costs one
         forward-mode pass; ``"double_backward"`` is the exact reference
         (slower); ``"finite_difference"`` approximates the JVP with one extra
         forward, for modules without forward-mode AD support.
-    relabel : bool, default=True
+    relabel : @type
         Re-labeling with ``lambda*`` (eq. 6-7). Off: the given labels are the
         targets and ``corrected_labels_`` equals the given labels.
-    reweight : bool, default=True
+    reweight : @type
         Exemplar re-weighting with ``omega*`` (eq. 5). Off: uniform weights.
         ``relabel=False, mixup=False, consistency_weight=0, policy=None`` is L2R
         (the paper's ablation M-1).
-    mixup : bool, default=True
+    mixup : @type
         Probe-anchored mixup over the pool [probe, weak views, strong views]
         (eq. 9), with ``m = max(b, 1 - b)``, ``b ~ Beta(0.5, 0.5)``.
-    probe_mixup_weight : float, default=1.0
+    probe_mixup_weight : @type
         Weight of the mixup loss on rows whose first element is a probe row
         (``L_beta_p``).
-    mixup_weight : float, default=1.0
+    mixup_weight : @type
         ``p``, weight of the mixup loss on the other rows (``L_beta_u``;
         paper: 5 on CIFAR, 4 on WebVision).
-    consistency_weight : float, default=20.0
+    consistency_weight : @type
         ``k``, weight of ``KL(weak || strong)`` (eq. 4; paper: 20 on CIFAR, 3.5
         on Clothing1M, 14 on Food101N). 0 turns the consistency loss off.
-    meta_scope : {"all", "head"}, default="all"
+    meta_scope : @type
         Parameters the meta-gradient is taken through. ``"all"``: every
         trainable parameter (exact, as the paper). ``"head"``: only the last
         :class:`torch.nn.Linear` layer, whose output must be the module's output;
@@ -203,24 +197,24 @@ class IEGClassifier(NeuralNetClassifier):
         batch without a graph. Cheaper for large networks, an approximation of
         the full meta-gradient (see the README's "Speed" section for its
         measured effect).
-    mixup_size : int, default=None
+    mixup_size : @type
         Rows of the mixup pool ``[probe, weak views, strong views]`` that are
         mixed and passed through the network each step: a random subset of this
         size that keeps the probe rows' share. None: the whole pool
         (``B_p + K B`` rows, the authors' code). ``SPEED_SETTING`` uses
         64.
-    compile : bool, default=False
+    compile : @type
         skorch's switch, extended to the IEG step: every pass at explicit
         parameters (strong views, probe, JVP, mixup) runs through
         ``torch.compile(sk_ieg.step.functional_forward, **compile__options)``;
         the first pass too, unless ``meta_scope="head"``; prediction stays eager. Same
         losses to float tolerance; compiling takes tens of seconds and pays off
         on GPUs with larger networks (see the README's "Speed" section).
-    augmentation : {"auto", "tabular", "image", "none"} or callable, default="auto"
+    augmentation : @type
         How views are made. ``"auto"``: ``"image"`` for 4-D ``X``, otherwise
         ``"tabular"``. A callable ``f(x, *, strong, generator)`` returning a
         tensor of the same shape replaces the built-in views.
-    policy : {"randaugment", "autoaugment", None}, default="randaugment"
+    policy : @type
         Images only: augmentation policy applied first in strong views (None:
         off). ``"randaugment"``: a batched re-implementation of torchvision's
         ``v2.RandAugment()`` (2 ops at magnitude 9 of 31, same op space and uint8
@@ -229,52 +223,52 @@ class IEGClassifier(NeuralNetClassifier):
         ``"autoaugment"``: torchvision's ``v2.AutoAugment`` (CIFAR-10 policy),
         called once per image (much slower, especially on a GPU). Both need 1 or
         3 channels and quantise the strong view to 256 levels.
-    hflip : bool, default=True
+    hflip : @type
         Images only: random horizontal flips in both views (turn off for digits
         and text).
-    crop_padding : int, default=None
+    crop_padding : @type
         Images only: pixels of the random pad-and-crop; None: ``H / 8``
         (4 for 32x32, as in the paper).
-    cutout_size : int, default=None
+    cutout_size : @type
         Images only: side of the Cutout square in strong views; None: ``H / 2``
         (16 for 32x32, as in the paper); 0 turns it off.
-    weak_jitter : float, default=0.05
+    weak_jitter : @type
         Tabular only: Gaussian noise of the weak view, in units of each
         feature's standard deviation.
-    strong_jitter : float, default=0.2
+    strong_jitter : @type
         Tabular only: Gaussian noise of the strong views, likewise.
-    strong_mask_prob : float, default=0.2
+    strong_mask_prob : @type
         Tabular only: probability that a strong view replaces a feature by the
         feature's mean (the tabular analogue of Cutout).
-    probe_batch_size : int, default=None
+    probe_batch_size : @type
         Probe rows per step, drawn class-balanced and cycling through the
         trusted set; None: ``batch_size`` (the authors' code).
-    lr_schedule : {"cosine_restarts", "constant"}, default="cosine_restarts"
+    lr_schedule : @type
         Cosine decay with warm restarts: the first cycle lasts
         ``first_cycle_epochs``, each next one 1.5x longer with a 0.9x lower peak;
         the last cycle is cut to end at ``max_epochs`` so training ends at the
         lowest learning rate.
-    first_cycle_epochs : float, default=1.0
-    ema_decay : float or None, default=0.999
+    first_cycle_epochs : @type
+    ema_decay : @type
         Exponential moving average of the weights used for prediction, with the
         usual warm-up ``min(decay, (1 + t) / (10 + t))`` at step ``t``. None: off.
-    statistics_decay : float, default=0.9
+    statistics_decay : @type
         Per-row decay of the running averages behind ``sample_weights_`` and
         ``corrected_labels_`` (one update per epoch a row is seen).
-    auto_probe_per_class : int, default=10
+    auto_probe_per_class : @type
         Only when ``fit`` gets no trusted rows: how many rows per class to select
         as the probe set (see Notes).
-    auto_probe_epochs : int, default=None
+    auto_probe_epochs : @type
         Only when ``fit`` gets no trusted rows: epochs of the warm-up network
         that selects the probe set; None: ``max(1, max_epochs // 10)``.
-    random_state : int, RandomState instance or None, default=None
+    random_state : @type
         Drives every random choice: module initialisation, shuffling, probe
         batches, views, mixup and dropout. The global RNGs are not touched.
-    lr : float, default=0.1
+    lr : @type
         Peak learning rate of SGD (momentum 0.9 and weight decay 5e-4 by default,
         as ``optimizer__momentum`` and ``optimizer__weight_decay``).
-    max_epochs : int, default=100
-    batch_size : int, default=128
+    max_epochs : @type
+    batch_size : @type
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
         Used for validation loss and ``predict_proba``'s softmax only; the
         training loss is IEG's.
@@ -311,6 +305,10 @@ class IEGClassifier(NeuralNetClassifier):
         guessed labels; in the user's label space.
     relabel_scores_ : ndarray of shape (n_samples,)
         Running average of ``lambda*``: 1 = the given label was always kept.
+    given_labels_ : ndarray of shape (n_samples,)
+        The labels ``fit`` was given, in the user's label space, aligned with
+        ``corrected_labels_`` (the noisy rows, or every row of ``X`` with a
+        ``trusted`` mask, whose trusted rows have their verified label).
     probe_indices_ : ndarray of shape (n_probe,)
         Indices into ``X`` of the probe rows: those marked by ``trusted``, or
         those selected when no trusted data was given. Only then (absent when
@@ -326,7 +324,11 @@ class IEGClassifier(NeuralNetClassifier):
         when ``ema_decay`` is set).
     history_ : skorch.History
         Per epoch: ``train_loss``, ``probe_loss``, ``relabeled`` (share of rows
-        with ``lambda* = 0``), ``lr``, ``dur``.
+        with ``lambda* = 0``), ``lr`` (the rate of the epoch's last batch), ``dur``;
+        per batch also ``lr``, the rate the optimizer used.
+    ieg_state_ : sk_ieg.state.FitState
+        Run-time state (probe set, random streams, per-row statistics, weight
+        average), kept for ``partial_fit``.
 
     See Also
     --------
@@ -338,6 +340,15 @@ class IEGClassifier(NeuralNetClassifier):
     Cost per step with the defaults (K=2): forwards of the weak, strong, probe
     (at the virtual parameters) and mixup (3B rows) batches, one JVP, and three
     backwards (virtual loss, probe loss, final loss).
+
+    **Callbacks.** The machinery around steps and epochs is a set of skorch
+    callbacks installed by ``get_default_callbacks`` (:mod:`sk_ieg.callbacks`):
+    ``lr_schedule`` (``lr_schedule``, ``first_cycle_epochs``), ``record_lr``,
+    ``weight_average`` (``ema_decay``), ``row_statistics`` (``statistics_decay``;
+    it sets ``sample_weights_``, ``relabel_scores_`` and ``corrected_labels_``)
+    and ``convergence``. Pass a skorch ``LRScheduler`` in ``callbacks`` and it
+    replaces ``lr_schedule``; turn any of them off with
+    ``callbacks__<name>=None``.
 
     **Pipelines and model selection.** Mark the trusted rows with a boolean
     mask, ``fit(X, y, trusted=mask)``: the mask is aligned with ``X``, so the
@@ -392,6 +403,10 @@ class IEGClassifier(NeuralNetClassifier):
     # The run-time state holds tensors: pickle it through skorch's device-aware path.
     cuda_dependent_attributes_ = ["ieg_state_"]
 
+    #: The step's objective, ``sk_ieg.step.ieg_objective``; a subclass may set
+    #: ``sk_ieg.step.reference_objective`` (the speed benchmark times the textbook route so).
+    objective = staticmethod(ieg_objective)
+
     def __init__(
         self,
         module=None,
@@ -436,39 +451,9 @@ class IEGClassifier(NeuralNetClassifier):
         kwargs.setdefault("optimizer__weight_decay", 5e-4)
         super().__init__(module, *args, criterion=criterion, train_split=train_split, lr=lr,
                          max_epochs=max_epochs, batch_size=batch_size, **kwargs)
-        self.n_views = n_views
-        self.temperature = temperature
-        self.given_label_weight = given_label_weight
-        self.meta_lr = meta_lr
-        self.meta_gradient = meta_gradient
-        self.relabel = relabel
-        self.reweight = reweight
-        self.mixup = mixup
-        self.probe_mixup_weight = probe_mixup_weight
-        self.mixup_weight = mixup_weight
-        self.consistency_weight = consistency_weight
-        self.meta_scope = meta_scope
-        self.mixup_size = mixup_size
-        self.augmentation = augmentation
-        self.policy = policy
-        self.hflip = hflip
-        self.crop_padding = crop_padding
-        self.cutout_size = cutout_size
-        self.weak_jitter = weak_jitter
-        self.strong_jitter = strong_jitter
-        self.strong_mask_prob = strong_mask_prob
-        self.probe_batch_size = probe_batch_size
-        self.lr_schedule = lr_schedule
-        self.first_cycle_epochs = first_cycle_epochs
-        self.ema_decay = ema_decay
-        self.statistics_decay = statistics_decay
-        self.auto_probe_per_class = auto_probe_per_class
-        self.auto_probe_epochs = auto_probe_epochs
-        self.random_state = random_state
-
-    #: The step's objective, ``sk_ieg.step.ieg_objective``; a subclass may set
-    #: ``sk_ieg.step.reference_objective`` (the speed benchmark times the textbook route so).
-    objective = staticmethod(ieg_objective)
+        given = locals()
+        for name in _IEG_PARAMETERS:  # the constraint table's names: one declaration each
+            setattr(self, name, given[name])
 
     def _get_param_names(self):
         # skorch takes every instance attribute not ending in "_" for a parameter, its
@@ -482,105 +467,17 @@ class IEGClassifier(NeuralNetClassifier):
         tags.target_tags.required = True
         return tags
 
-    # ------------------------------------------------------------------ checks
-    def _check_ieg_params(self):
-        def positive_int(name):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    def get_default_callbacks(self):
+        """skorch's defaults with the meta-step callbacks (:mod:`sk_ieg.callbacks`)
+        before ``print_log``; without the learning-rate schedule when ``callbacks``
+        holds a skorch ``LRScheduler``, which then sets the rate alone."""
+        base = NeuralNetClassifier._default_callbacks.fget(self)
+        ours = ieg_callbacks(schedule=not _has_lr_scheduler(self.callbacks))
+        return base[:-1] + ours + base[-1:]
 
-        def number(name, lo, hi, lo_open=False, hi_open=False, allow_none=False):
-            v = getattr(self, name)
-            if v is None and allow_none:
-                return
-            bad = not isinstance(v, numbers.Real) or isinstance(v, bool) or math.isnan(v)
-            if not bad:
-                bad = (v < lo or (lo_open and v == lo) or v > hi or (hi_open and v == hi))
-            if bad:
-                rng = f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
-                raise ValueError(f"{name} must be in {rng}, got {v!r}")
-
-        inf = math.inf
-        positive_int("n_views")
-        positive_int("max_epochs")
-        positive_int("batch_size")
-        if self.probe_batch_size is not None:
-            positive_int("probe_batch_size")
-        if self.mixup_size is not None:
-            positive_int("mixup_size")
-            if self.mixup_size < 2:
-                raise ValueError(f"mixup_size must be None or >= 2, got {self.mixup_size}")
-        if self.meta_scope not in META_SCOPES:
-            raise ValueError(f"meta_scope must be one of {META_SCOPES}, got {self.meta_scope!r}")
-        positive_int("auto_probe_per_class")
-        if self.auto_probe_epochs is not None:
-            positive_int("auto_probe_epochs")
-        number("temperature", 0, inf, lo_open=True)
-        number("given_label_weight", 0, 1)
-        number("meta_lr", 0, inf, lo_open=True)
-        number("probe_mixup_weight", 0, inf)
-        number("mixup_weight", 0, inf)
-        number("consistency_weight", 0, inf)
-        number("weak_jitter", 0, inf)
-        number("strong_jitter", 0, inf)
-        number("strong_mask_prob", 0, 1)
-        number("first_cycle_epochs", 0, inf, lo_open=True)
-        number("ema_decay", 0, 1, hi_open=True, allow_none=True)
-        number("statistics_decay", 0, 1, hi_open=True)
-        if self.meta_gradient not in META_GRADIENT_METHODS:
-            raise ValueError(f"meta_gradient must be one of {META_GRADIENT_METHODS}, "
-                             f"got {self.meta_gradient!r}")
-        if self.policy not in _POLICIES:
-            raise ValueError(f"policy must be one of {_POLICIES}, got {self.policy!r}")
-        if not (callable(self.augmentation) or self.augmentation in _AUGMENTATIONS):
-            raise ValueError(f"augmentation must be one of {_AUGMENTATIONS} or a callable, "
-                             f"got {self.augmentation!r}")
-        if self.lr_schedule not in ("cosine_restarts", "constant"):
-            raise ValueError("lr_schedule must be 'cosine_restarts' or 'constant', "
-                             f"got {self.lr_schedule!r}")
-        for name in ("relabel", "reweight", "mixup", "hflip"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        for name in ("crop_padding", "cutout_size"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, numbers.Integral) or v < 0):
-                raise ValueError(f"{name} must be None or an integer >= 0, got {v!r}")
-
-    def _validate_X(self, X, *, reset, what="X"):
-        try:
-            X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32,
-                              ensure_all_finite=True, ensure_min_samples=1)
-        except ValueError as exc:
-            raise ValueError(f"{what}: {exc}") from exc
-        if not X.flags.writeable:  # torch.from_numpy warns on read-only arrays (memmaps)
-            X = X.copy()
-        if X.ndim not in (2, 4) and self.module is None:
-            raise ValueError(f"{what} must be 2-D (n_samples, n_features) or 4-D images "
-                             f"(n_samples, C, H, W) for the default module, got shape {X.shape}")
-        if not reset and X.shape[1:] != tuple(self.input_shape_):
-            raise ValueError(f"{what} has rows of shape {X.shape[1:]}, but {type(self).__name__} "
-                             f"was fitted with rows of shape {tuple(self.input_shape_)}")
-        return X
-
-    @staticmethod
-    def _validate_y(y, n, what):
-        if y is None:
-            raise ValueError(f"IEGClassifier requires {what} to be passed, but the target "
-                             f"{what} is None")
-        y = column_or_1d(np.asarray(y, dtype=object if np.asarray(y).dtype.kind in "OUS" else None),
-                         warn=True)
-        if len(y) != n:
-            raise ValueError(f"{what} has {len(y)} labels but there are {n} rows")
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            raise ValueError(f"{what} contains NaN or infinity")
-        if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and math.isnan(v))
-                                       for v in y):
-            raise ValueError(f"{what} contains missing labels (None or NaN)")
-        try:
-            check_classification_targets(y)
-        except ValueError as exc:
-            raise ValueError(f"{what}: {exc}") from exc
-        return y
+    @property
+    def _default_callbacks(self):  # skorch's get_params reads this property directly
+        return self.get_default_callbacks()
 
     # --------------------------------------------------------------------- fit
     def fit(self, X, y, X_trusted=None, y_trusted=None, *, trusted=None, **fit_params):
@@ -616,7 +513,7 @@ class IEGClassifier(NeuralNetClassifier):
             combined with ``X_trusted``. A mask without any True entry counts
             as no trusted data.
         **fit_params
-            Passed on to :meth:`skorch.NeuralNet.fit`.
+            None are accepted (a ``TypeError`` names them).
 
         Returns
         -------
@@ -652,211 +549,59 @@ class IEGClassifier(NeuralNetClassifier):
             All classes, for a first call whose labels do not show them all;
             ignored by later calls.
         **fit_params
-            Passed on to :meth:`skorch.NeuralNet.partial_fit`.
+            None are accepted (a ``TypeError`` names them).
 
         Returns
         -------
         self : IEGClassifier
         """
-        if hasattr(self, "_ieg_fit_data_"):  # NeuralNet.fit calls this inside our own fit
-            return super().partial_fit(X, y, classes, **fit_params)
         fitted = self.initialized_ and hasattr(self, "ieg_state_")
         return self._fit_ieg(X, y, X_trusted, y_trusted, trusted, classes, fit_params,
                              partial=fitted)
 
     def _fit_ieg(self, X, y, X_trusted, y_trusted, trusted, classes, fit_params, *, partial):
-        """Validate, split noisy / probe rows, then run skorch's fit or partial_fit."""
-        self._check_ieg_params()
-        if trusted is not None and (X_trusted is not None or y_trusted is not None):
-            raise ValueError("pass the trusted rows either as a mask (trusted=...) or as "
-                             "X_trusted and y_trusted, not both")
-        if X_trusted is None and y_trusted is not None:
-            raise ValueError("y_trusted was given without X_trusted")
-        if X_trusted is not None and y_trusted is None:
-            raise ValueError("X_trusted was given without y_trusted")
+        """Validate everything, then build the run-time state and run skorch's loop."""
+        validate_params(self)
         if fit_params:
             raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
-        X = self._validate_X(X, reset=not partial)
+        data = prepare_fit(self, X, y, X_trusted, y_trusted, trusted, classes, partial=partial)
+        kind = _augmentation_kind(self.augmentation, data.X)
+        if data.needs_probe:
+            data = warmup_probe_rows(self, data, self._build_module(
+                int(data.seeds[4]), data.input_shape, len(data.classes)))
+        warn_missing_classes(data)
+        # Validated: from here on the estimator changes.
         if not partial:
-            self.input_shape_ = X.shape[1:]
-        y = self._validate_y(y, len(X), "y")
-        mask = None if trusted is None else self._validate_mask(trusted, len(X))
-        if mask is not None and mask.all():
-            raise ValueError("trusted marks every row of X: IEG needs noisy rows too")
-        if mask is not None and not mask.any():
-            mask = None  # an empty trusted set: as if none was given
-        if X_trusted is not None:
-            if hasattr(X_trusted, "__len__") and len(X_trusted) == 0:
-                raise ValueError("the trusted set is empty: X_trusted has 0 rows")
-            X_trusted = self._validate_X(X_trusted, reset=False, what="X_trusted")
-            y_trusted = self._validate_y(y_trusted, len(X_trusted), "y_trusted")
-            if len(X_trusted) == len(X):
-                warnings.warn(
-                    f"X_trusted has as many rows as X ({len(X)}): scikit-learn's search and "
-                    "cross-validation utilities slice every fit parameter of that length "
-                    "together with X, so X_trusted may have been cut into folds (and a "
-                    "Pipeline passes it to this step untransformed). Mark the trusted rows "
-                    "of X with fit(X, y, trusted=mask) instead.", UserWarning, stacklevel=3)
-
-        encoder = LabelEncoder()
-        if partial:
-            encoder.classes_ = self.classes_
-        else:
-            labels = [y] + [np.asarray(v) for v in (y_trusted, classes) if v is not None]
-            try:
-                encoder.fit(np.concatenate(labels))
-            except TypeError as exc:
-                raise ValueError(f"labels of mixed types cannot be ordered: {exc}") from exc
-        n_classes = len(encoder.classes_)
-        if n_classes < 2:
-            raise ValueError(f"IEG needs at least 2 classes, got {n_classes} class: "
-                             f"{encoder.classes_.tolist()}")
-        try:
-            y_enc = encoder.transform(y)
-            yt_enc = None if y_trusted is None else encoder.transform(y_trusted)
-        except ValueError as exc:
-            raise ValueError(f"labels not seen in the first call of partial_fit: {exc}") from exc
-        if not partial:
-            self.classes_inferred_ = encoder.classes_
-
-        if partial:  # continue the random streams of the fit
-            g = self.ieg_state_.generator
-            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g, device=g.device))
-            rng = np.random.RandomState(seed)
-        else:
-            rng = check_random_state(self.random_state)
-        seeds = rng.randint(0, 2**31 - 1, size=5)
-        probe_indices = None
-        if X_trusted is not None:
-            X_noisy, y_noisy = X, y_enc
-        elif mask is not None:
-            X_noisy, y_noisy = X[~mask], y_enc[~mask]
-            X_trusted, yt_enc = X[mask], y_enc[mask]
-            probe_indices = np.flatnonzero(mask)
-        elif partial:  # keep the previous probe set
-            X_noisy, y_noisy = X, y_enc
-        else:
-            probe_indices = self._select_probe(X, y_enc, int(seeds[4]))
-            X_noisy, y_noisy = X, y_enc
-            X_trusted, yt_enc = X[probe_indices], y_enc[probe_indices]
-        missing = [] if yt_enc is None else np.setdiff1d(np.arange(n_classes), yt_enc)
-        if len(missing):
-            warnings.warn(f"the trusted set has no rows of classes "
-                          f"{encoder.classes_[missing].tolist()}; probe batches cannot represent "
-                          "them", UserWarning, stacklevel=3)
-
-        # Only during fit (names end in '_' so skorch does not take them for parameters).
-        self._ieg_module_seed_ = int(seeds[0])  # read by initialize_module
-        self._ieg_fit_data_ = (X_noisy, y_noisy, X_trusted, yt_enc, seeds[:4], mask,
-                               None if mask is None else yt_enc,
-                               self.ieg_state_ if partial else None)
-        dataset = IndexedDataset(torch.from_numpy(X_noisy), torch.from_numpy(y_noisy))
-        try:
-            if partial:
-                super().partial_fit(dataset, y_noisy)
-            else:
-                super().fit(dataset, y_noisy)
-        finally:
-            del self._ieg_module_seed_, self._ieg_fit_data_
-        if probe_indices is None:
+            self.input_shape_ = data.input_shape
+            self.classes_inferred_ = data.classes
+        self.ieg_state_ = self._make_state(data, kind, self.ieg_state_ if partial else None)
+        self.given_labels_ = data.classes[data.rows.align(data.y, data.rows.trusted_labels)]
+        if not partial and (not self.warm_start or not self.initialized_):
+            self.initialize()
+        super().partial_fit(IndexedDataset(torch.from_numpy(data.X), torch.from_numpy(data.y)),
+                            data.y)
+        if data.probe_indices is None:
             self.__dict__.pop("probe_indices_", None)
         else:
-            self.probe_indices_ = probe_indices
+            self.probe_indices_ = data.probe_indices
         return self
 
-    @staticmethod
-    def _validate_mask(trusted, n):
-        mask = np.asarray(trusted)
-        if mask.shape != (n,):
-            raise ValueError(f"trusted must be a boolean mask of shape (n_samples,) = ({n},), "
-                             f"got shape {mask.shape}")
-        if mask.dtype != bool:
-            raise ValueError(f"trusted must be a boolean mask, got dtype {mask.dtype}; for row "
-                             "indices idx use mask = np.zeros(len(X), bool); mask[idx] = True")
-        return mask
-
-    def _select_probe(self, X, y, seed):
-        """Probe rows chosen from noisy data: a short warm-up fit, then per class
-        the rows whose given label the warm-up network agrees with most."""
-        epochs = self.auto_probe_epochs or max(1, self.max_epochs // 10)
-        device = torch.device(self.device) if self.device is not None else torch.device("cpu")
-        devices = [device.index or 0] if device.type == "cuda" else []
-        # Dropout draws from torch's global RNG: fork it (under the process lock).
-        with _TORCH_PROCESS_LOCK, torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            module = copy.deepcopy(self._build_module(seed))
-            warmup = NeuralNetClassifier(
-                module, criterion=torch.nn.CrossEntropyLoss, optimizer=self.optimizer,
-                lr=self.lr, max_epochs=epochs, batch_size=self.batch_size, train_split=None,
-                device=self.device, verbose=0,
-                iterator_train__shuffle=True,
-                iterator_train__generator=torch.Generator().manual_seed(seed),
-                iterator_valid__generator=torch.Generator(),
-                **{f"optimizer__{k}": v for k, v in self.get_params_for("optimizer").items()})
-            warmup.fit(X, y)
-            proba = warmup.predict_proba(X)
-        rows = select_probe_rows(y, proba, self.auto_probe_per_class)
-        warnings.warn(
-            f"no trusted rows were given: IEG uses as its probe set the {len(rows)} rows whose "
-            f"given label a {epochs}-epoch warm-up network agrees with most (up to "
-            f"{self.auto_probe_per_class} per class). Their labels are not verified: pass a "
-            "few verified rows per class (trusted=mask) when you can.", UserWarning,
-            stacklevel=4)  # the caller of fit or partial_fit
-        return rows
-
-    def _make_state(self, X, y, X_trusted, y_trusted, seeds, trusted_mask=None,
-                    trusted_labels=None, previous=None):
+    def _make_state(self, data, kind, previous=None) -> FitState:
         """Run-time state of a fit, or of a partial_fit continuing ``previous``."""
         device = torch.device(self.device) if self.device is not None else torch.device("cpu")
-        if previous is None:
-            generator = torch.Generator(device=device).manual_seed(int(seeds[1]))
-            loader_generator = torch.Generator().manual_seed(int(seeds[2]))
-            seed_generator = None if device.type == "cpu" else \
-                torch.Generator().manual_seed(int(seeds[1]))
-            base_lrs = [g["lr"] for g in self.optimizer_.param_groups]
+        if data.X_probe is None:  # partial_fit without new trusted rows: the previous probe set
+            probe, X_probe = previous.probe, previous.probe.X.cpu().numpy()
         else:
-            generator, loader_generator = previous.generator, previous.loader_generator
-            seed_generator = previous.seed_generator
-            base_lrs = previous.base_lrs
-        probe_bs = self.probe_batch_size or self.batch_size
-        if X_trusted is None:  # partial_fit without new trusted rows: the previous probe set
-            X_probe, y_probe, sampler = previous.X_probe, previous.y_probe, \
-                previous.probe_sampler
-            X_trusted = X_probe.cpu().numpy()
-        else:
-            X_probe = torch.from_numpy(X_trusted).to(device)
-            y_probe = torch.from_numpy(y_trusted).long().to(device)
-            sampler = ProbeSampler(y_trusted, probe_bs, np.random.default_rng(int(seeds[3])))
-        both = np.concatenate([X, X_trusted])
-        view_stats = {
-            "kind": self._augmentation_kind(X),
-            "mean": torch.from_numpy(both.mean(axis=0)).to(device),
-            "std": torch.from_numpy(both.std(axis=0)).to(device),
-            "range": (float(both.min()), float(both.max())),
-        }
-        steps = math.ceil(len(X) / self.batch_size)
-        n, k = len(X), len(self.classes_)
-        return _FitState(
-            given=y, X_probe=X_probe, y_probe=y_probe,
-            probe_sampler=sampler, generator=generator, loader_generator=loader_generator,
-            view_stats=view_stats, n_rows=n, steps_per_epoch=steps,
-            total_steps=steps * self.max_epochs,
-            base_lrs=base_lrs,
-            weight_avg=torch.zeros(n, device=device), keep_avg=torch.zeros(n, device=device),
-            guess_avg=torch.zeros(n, k, device=device),
-            visits=torch.zeros(n, dtype=torch.long, device=device),
-            ema=None if previous is None else previous.ema, seed_generator=seed_generator,
-            trusted_mask=trusted_mask, trusted_labels=trusted_labels,
-        )
-
-    def _augmentation_kind(self, X):
-        if callable(self.augmentation):
-            return "callable"
-        if self.augmentation == "auto":
-            return "image" if X.ndim == 4 else "tabular"
-        if self.augmentation == "image" and X.ndim != 4:
-            raise ValueError(f"augmentation='image' needs 4-D X (N, C, H, W), got {X.shape}")
-        return self.augmentation
+            X_probe = data.X_probe
+            probe = ProbeSet.from_arrays(X_probe, data.y_probe,
+                                         self.probe_batch_size or self.batch_size,
+                                         int(data.seeds[3]), device)
+        return FitState(
+            probe=probe,
+            rng=previous.rng if previous is not None else RandomStreams.from_seeds(
+                data.seeds, device),
+            views=ViewStats.from_rows(kind, np.concatenate([data.X, X_probe]), device),
+            rows=data.rows, average=None if previous is None else previous.average)
 
     # ------------------------------------------------------------ skorch hooks
     def check_data(self, X, y=None):
@@ -865,7 +610,8 @@ class IEGClassifier(NeuralNetClassifier):
 
     def initialize_module(self):
         """Build the module; ``module=None`` builds a default from the data."""
-        self.module_ = self._build_module(getattr(self, "_ieg_module_seed_", None))
+        state = getattr(self, "ieg_state_", None)
+        self.module_ = self._build_module(None if state is None else state.rng.module_seed)
         return self
 
     def torch_compile(self, module, name):
@@ -875,24 +621,24 @@ class IEGClassifier(NeuralNetClassifier):
             return module
         return super().torch_compile(module, name)
 
-    def _build_module(self, seed=None):
-        """The module, initialised from ``seed`` without touching torch's global RNG."""
+    def _build_module(self, seed=None, input_shape=None, n_classes=None):
+        """The module, initialised from ``seed`` without touching torch's global RNG;
+        the default module is sized for ``input_shape`` (default: the fitted one)."""
         kwargs = self.get_params_for("module")
-        with _TORCH_PROCESS_LOCK, torch.random.fork_rng(devices=[]):
+        with TORCH_PROCESS_LOCK, torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
-            if self.module is None:
+            if self.module is not None:
+                return self.initialized_instance(self.module, kwargs)
+            if input_shape is None:
                 if not hasattr(self, "input_shape_"):
                     raise ValueError("module=None builds the network from the data: call fit "
                                      "before initialize, or pass a module")
-                shape, n_classes = tuple(self.input_shape_), len(self.classes_)
-                if len(shape) == 3:
-                    module = ResNetSmall(shape[0], n_classes, **kwargs)
-                else:
-                    module = MLP(int(np.prod(shape)), n_classes, **kwargs)
-            else:
-                module = self.initialized_instance(self.module, kwargs)
-        return module
+                input_shape, n_classes = self.input_shape_, len(self.classes_)
+            shape = tuple(input_shape)
+            if len(shape) == 3:
+                return ResNetSmall(shape[0], n_classes, **kwargs)
+            return MLP(int(np.prod(shape)), n_classes, **kwargs)
 
     def get_iterator(self, dataset, training=False):
         """Loaders that never draw from the global RNG.
@@ -904,7 +650,7 @@ class IEGClassifier(NeuralNetClassifier):
         if training and hasattr(self, "ieg_state_"):
             kwargs = self.get_params_for("iterator_train")
             kwargs.setdefault("shuffle", True)
-            kwargs.setdefault("generator", self.ieg_state_.loader_generator)
+            kwargs.setdefault("generator", self.ieg_state_.rng.loader)
             iterator = self.iterator_train
         else:
             kwargs = self.get_params_for("iterator_valid")
@@ -915,69 +661,19 @@ class IEGClassifier(NeuralNetClassifier):
             kwargs["batch_size"] = len(dataset)
         return iterator(dataset, **kwargs)
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        super().on_train_begin(net, X=X, y=y, **kwargs)
-        data = getattr(self, "_ieg_fit_data_", None)
-        if data is not None:  # a fresh fit (not partial_fit): new run-time state
-            self.ieg_state_ = self._make_state(*data)
-        if not hasattr(self, "ieg_state_"):
-            raise ValueError("call fit with trusted rows before partial_fit")
+    # -------------------------------------------------------------- the step
+    def step_config(self) -> IEGConfig:
+        """The :class:`~sk_ieg.step.IEGConfig` of one step, from the parameters."""
+        return IEGConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(IEGConfig)})
 
     def view_function(self):
         """``make_view(x, strong)``: the fitted views, drawing from the fit's generator."""
-        st, gen = self.ieg_state_.view_stats, self.ieg_state_.generator
-        kind = st["kind"]
-        if kind == "callable":
-            return lambda x, strong: self.augmentation(x, strong=strong, generator=gen)
-        if kind == "none":
-            return lambda x, strong: x
-        if kind == "tabular":
-            scale, fill = st["std"], st["mean"]
+        state = self.ieg_state_
+        return _view_function(self, state.views, state.rng.views)
 
-            def view(x, strong):
-                if strong:
-                    return augment.tabular_strong_view(
-                        x, generator=gen, scale=scale, fill=fill, jitter=self.strong_jitter,
-                        mask_prob=self.strong_mask_prob)
-                return augment.tabular_weak_view(x, generator=gen, scale=scale,
-                                                 jitter=self.weak_jitter)
-            return view
-        h, w = self.input_shape_[1:]
-        pad = augment.default_image_padding(h, w) if self.crop_padding is None \
-            else self.crop_padding
-        cut = augment.default_cutout_size(h, w) if self.cutout_size is None else self.cutout_size
-        weak = partial(augment.weak_image_view, generator=gen, padding=pad, flip=self.hflip)
-        strong = partial(augment.strong_image_view, generator=gen, padding=pad, flip=self.hflip,
-                         policy=self.policy, cutout_size=cut, value_range=st["range"],
-                         cutout_fill=st["mean"].mean(dim=(1, 2)))
-        return lambda x, is_strong: strong(x) if is_strong else weak(x)
-
-    def _optimizer_state(self):
-        """Momentum, weight decay and momentum buffers of the optimizer, per parameter."""
-        names = {id(p): n for n, p in self.module_.named_parameters()}
-        momentum, decay, buffers = {}, {}, {}
-        is_sgd = isinstance(self.optimizer_, torch.optim.SGD)
-        for group in self.optimizer_.param_groups:
-            for p in group["params"]:
-                name = names.get(id(p))
-                if name is None:
-                    continue
-                decay[name] = group.get("weight_decay", 0.0)
-                momentum[name] = group.get("momentum", 0.0) if is_sgd else 0.0
-                buf = self.optimizer_.state.get(p, {}).get("momentum_buffer") if is_sgd else None
-                if buf is not None:
-                    buffers[name] = buf
-        return momentum, decay, buffers
-
-    def step_config(self):
-        """The :class:`~sk_ieg.step.IEGConfig` of one step, from the parameters."""
-        return IEGConfig(
-            n_views=self.n_views, temperature=self.temperature,
-            given_label_weight=self.given_label_weight, meta_lr=self.meta_lr,
-            meta_gradient=self.meta_gradient, relabel=self.relabel, reweight=self.reweight,
-            mixup=self.mixup, probe_mixup_weight=self.probe_mixup_weight,
-            mixup_weight=self.mixup_weight, consistency_weight=self.consistency_weight,
-            meta_scope=self.meta_scope, mixup_size=self.mixup_size)
+    def probe_batch(self):
+        """The next class-balanced batch of probe rows and labels, on the device."""
+        return self.ieg_state_.probe.batch()
 
     def train_step_single(self, batch, **fit_params):
         """Compute the IEG loss on one batch and back-propagate it."""
@@ -987,129 +683,18 @@ class IEGClassifier(NeuralNetClassifier):
         x = to_tensor(Xi, device=self.device)
         yi = to_tensor(yi, device=self.device)
         y, rows = yi[:, 0], yi[:, 1]
-        momentum, decay, buffers = self._optimizer_state()
-        with _TORCH_PROCESS_LOCK, _compile_config(self.compile):
+        momentum, decay, buffers = optimizer_state(self.optimizer_, self.module_)
+        with TORCH_PROCESS_LOCK, _compile_config(self.compile):
             out = self.objective(
-                self.module_, x, y, *self.probe_batch(),
-                n_classes=len(self.classes_), make_view=self.view_function(),
-                config=self.step_config(), generator=state.generator, momentum=momentum,
-                weight_decay=decay, momentum_buffers=buffers,
-                seed_generator=state.seed_generator,
+                self.module_, x, y, *self.probe_batch(), n_classes=len(self.classes_),
+                make_view=self.view_function(), config=self.step_config(),
+                generator=state.rng.views, momentum=momentum, weight_decay=decay,
+                momentum_buffers=buffers, seed_generator=state.rng.seeds,
                 call=_compiled_forward(self.get_params_for("compile")) if self.compile else None,
                 backward=True)
-        self._record_rows(rows, out)
-        # Extra keys reach callbacks' on_batch_end (skorch passes the step dict on).
+        # Extra keys reach the callbacks' on_batch_end (skorch passes the step dict on).
         return {"loss": out.loss, "y_pred": out.logits, "rows": rows, "omega": out.omega,
-                "lam": out.lam}
-
-    def probe_batch(self):
-        """The next class-balanced batch of probe rows and labels, on the device."""
-        state = self.ieg_state_
-        idx = torch.from_numpy(state.probe_sampler.sample()).to(state.X_probe.device)
-        return state.X_probe[idx], state.y_probe[idx]
-
-    def _record_rows(self, rows, out):
-        st, d = self.ieg_state_, self.statistics_decay
-        batch = out.omega.shape[0]
-        # Capped at the uniform weight: a step's normalised weight above 1/B mostly
-        # reflects how few rows of that batch got any weight, not the row itself.
-        capped = (out.omega * batch).clamp(max=1.0)
-        st.weight_avg[rows] = d * st.weight_avg[rows] + (1 - d) * capped
-        st.keep_avg[rows] = d * st.keep_avg[rows] + (1 - d) * out.lam
-        st.guess_avg[rows] = d * st.guess_avg[rows] + (1 - d) * out.guesses
-        st.visits[rows] += 1
-        sums = st.epoch_sums
-        if out.probe_loss is not None:
-            sums["probe_loss"] = sums.get("probe_loss", 0.0) + out.probe_loss
-        sums["relabeled"] = sums.get("relabeled", 0.0) + (1 - out.lam).sum()
-        sums["rows"] = sums.get("rows", 0) + batch
-        sums["steps"] = sums.get("steps", 0) + 1
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
-        if not training:
-            return
-        st = self.ieg_state_
-        if self.lr_schedule == "cosine_restarts":
-            factor = cosine_restarts(st.step, st.total_steps,
-                                     self.first_cycle_epochs * st.steps_per_epoch)
-        else:
-            factor = 1.0
-        for group, base in zip(self.optimizer_.param_groups, st.base_lrs):
-            group["lr"] = base * factor
-
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        super().on_batch_end(net, batch=batch, training=training, **kwargs)
-        if not training:
-            return
-        st = self.ieg_state_
-        st.step += 1
-        if self.ema_decay is None:
-            return
-        params = dict(self.module_.named_parameters())
-        buffers = dict(self.module_.named_buffers())
-        with torch.no_grad():
-            if st.ema is None:
-                st.ema = {k: v.detach().clone() for k, v in {**params, **buffers}.items()}
-                return
-            decay = min(self.ema_decay, (1 + st.step) / (10 + st.step))
-            for k, p in params.items():
-                if p.dtype.is_floating_point:
-                    st.ema[k].lerp_(p, 1 - decay)
-                else:
-                    st.ema[k].copy_(p)
-            for k, b in buffers.items():  # BatchNorm statistics and counters: current values
-                st.ema[k].copy_(b)
-
-    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
-                             **kwargs)
-        st = self.ieg_state_
-        sums, st.epoch_sums = st.epoch_sums, {}
-        if sums.get("steps"):
-            if "probe_loss" in sums:
-                self.history.record("probe_loss", float(sums["probe_loss"]) / sums["steps"])
-            self.history.record("relabeled", float(sums["relabeled"]) / sums["rows"])
-        self.history.record("lr", self.optimizer_.param_groups[0]["lr"])
-
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        super().on_train_end(net, X=X, y=y, **kwargs)
-        st = self.ieg_state_
-        seen = st.visits > 0
-        norm = 1 - self.statistics_decay ** st.visits.clamp_min(1).double()
-        weights = torch.where(seen, st.weight_avg.double() / norm, torch.ones_like(norm))
-        keep = torch.where(seen, st.keep_avg.double() / norm, torch.ones_like(norm))
-        mean = weights.mean()
-        weights = weights / mean if mean > 0 else torch.ones_like(weights)
-        self.sample_weights_ = weights.cpu().numpy()
-        self.relabel_scores_ = keep.cpu().numpy()
-        given = st.given
-        guessed = st.guess_avg.argmax(dim=1).cpu().numpy()
-        corrected = np.where(self.relabel_scores_ >= 0.5, given, guessed)
-        if st.trusted_mask is not None:  # align with X: trusted rows keep weight 1, own label
-            mask = st.trusted_mask
-            full_w, full_k = np.ones(len(mask)), np.ones(len(mask))
-            full_c = np.empty(len(mask), dtype=corrected.dtype)
-            full_w[~mask], full_k[~mask], full_c[~mask] = self.sample_weights_, \
-                self.relabel_scores_, corrected
-            full_c[mask] = st.trusted_labels
-            self.sample_weights_, self.relabel_scores_, corrected = full_w, full_k, full_c
-        self.corrected_labels_ = self.classes_[corrected]
-        self._warn_if_not_learning()
-
-    def _warn_if_not_learning(self) -> None:
-        # The probe loss is the cross-entropy on trusted rows (after the virtual step).
-        # Above ln(K), a uniform guess does better: training collapsed or never started.
-        last = next((h["probe_loss"] for h in reversed(self.history) if "probe_loss" in h),
-                    None)
-        chance = math.log(len(self.classes_))
-        if last is not None and last >= chance:
-            warnings.warn(
-                f"IEG training did not learn: the trusted (probe) loss of the last epoch, "
-                f"{last:.3f}, is no lower than a uniform guess's, ln({len(self.classes_)}) = "
-                f"{chance:.3f}, so predictions are likely near-constant. Try more epochs, a "
-                "lower lr or consistency_weight, or a network with normalisation layers "
-                "(see history_[:, 'probe_loss']).", ConvergenceWarning, stacklevel=2)
+                "lam": out.lam, "guesses": out.guesses, "probe_loss": out.probe_loss}
 
     # ------------------------------------------------------------- prediction
     def validation_step(self, batch, **fit_params):
@@ -1121,13 +706,14 @@ class IEGClassifier(NeuralNetClassifier):
 
     def evaluation_step(self, batch, training=False):
         state = getattr(self, "ieg_state_", None)
-        if training or state is None or state.ema is None:
+        if training or state is None or state.average is None:
             return super().evaluation_step(batch, training=training)
         self.check_is_fitted()
         Xi, _ = unpack_data(batch)
         with torch.no_grad():
             self._set_training(False)
-            return functional_call(self.module_, state.ema, (to_tensor(Xi, device=self.device),))
+            return functional_call(self.module_, state.average,
+                                   (to_tensor(Xi, device=self.device),))
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``.
@@ -1143,7 +729,7 @@ class IEGClassifier(NeuralNetClassifier):
         ndarray of shape (n_samples, n_classes)
         """
         self.check_is_fitted()
-        return super().predict_proba(self._validate_X(X, reset=False))
+        return super().predict_proba(check_X(self, X, reset=False, shape=self.input_shape_))
 
     def predict(self, X):
         """Predicted class labels, in the user's label space.
@@ -1162,6 +748,7 @@ class IEGClassifier(NeuralNetClassifier):
     @property
     def label_issues_(self):
         """Label-issues table (pandas DataFrame); see :mod:`sk_ieg.cleaning`."""
-        from sk_ieg.cleaning import estimator_label_issues
-
-        return estimator_label_issues(self)
+        check_is_fitted(self, ["corrected_labels_", "sample_weights_", "relabel_scores_",
+                               "given_labels_"])
+        return label_issues_table(self.given_labels_, self.corrected_labels_,
+                                  self.sample_weights_, self.relabel_scores_)

@@ -50,6 +50,8 @@ from sklearn.utils import _safe_indexing, check_random_state, indexable
 from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.validation import _num_samples, column_or_1d
 
+from sk_ieg._validation import check_trusted_mask
+
 __all__ = [
     "TrustedScorer",
     "TrustedStratifiedKFold",
@@ -65,13 +67,7 @@ _ROUTING_HINT = ("enable metadata routing (sklearn.set_config(enable_metadata_ro
 def _check_mask(trusted: ArrayLike, n: int, owner: str) -> np.ndarray:
     if trusted is None:
         raise ValueError(f"{owner} needs the boolean mask of trusted rows; {_ROUTING_HINT}")
-    mask = np.asarray(trusted)
-    if mask.shape != (n,):
-        raise ValueError(f"{owner}: trusted must be a boolean mask of shape (n_samples,) = "
-                         f"({n},), got shape {mask.shape}")
-    if mask.dtype != bool:
-        raise ValueError(f"{owner}: trusted must be a boolean mask, got dtype {mask.dtype}")
-    return mask
+    return check_trusted_mask(trusted, n, owner=owner)
 
 
 class TrustedStratifiedKFold(BaseCrossValidator):

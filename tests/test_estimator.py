@@ -210,10 +210,10 @@ def test_missing_trusted_set_warns_and_bad_params_raise(noisy_digits):
     with pytest.warns(UserWarning, match="no trusted rows were given"):
         clf = IEGClassifier(max_epochs=1, verbose=0, random_state=0).fit(d["X"], d["y"])
     assert clf.sample_weights_.shape == d["y"].shape and len(clf.probe_indices_) == 100
-    with pytest.raises(ValueError, match=r"meta_lr must be in \(0, inf\], got -1"):
+    with pytest.raises(ValueError, match=r"'meta_lr' parameter of IEGClassifier must be a float in the range \(0\.0, inf\)\. Got -1"):
         IEGClassifier(meta_lr=-1, verbose=0).fit(d["X"], d["y"], X_trusted=d["X_trusted"],
                                                  y_trusted=d["y_trusted"])
-    with pytest.raises(ValueError, match="meta_gradient must be one of"):
+    with pytest.raises(ValueError, match=r"'meta_gradient' parameter of IEGClassifier must be a str among \{'jvp'"):
         IEGClassifier(meta_gradient="hvp", verbose=0).fit(
             d["X"], d["y"], X_trusted=d["X_trusted"], y_trusted=d["y_trusted"])
 
@@ -252,9 +252,9 @@ def test_speed_switches_change_training(noisy_digits, switch):
 
 
 @pytest.mark.parametrize("bad, message", [
-    (dict(meta_scope="last"), "meta_scope must be one of"),
-    (dict(mixup_size=1), "mixup_size must be None or >= 2"),
-    (dict(mixup_size=2.5), "mixup_size must be an integer"),
+    (dict(meta_scope="last"), r"'meta_scope' parameter .* among \{'all', 'head'\}"),
+    (dict(mixup_size=1), r"'mixup_size' parameter .* range \[2, inf\) or None\. Got 1"),
+    (dict(mixup_size=2.5), r"'mixup_size' parameter .* must be an int"),
 ])
 def test_bad_speed_params_raise(noisy_digits, bad, message):
     with pytest.raises(ValueError, match=message):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from skorch.exceptions import DeviceWarning
 
-from sk_ieg import IEGClassifier, estimator
+from sk_ieg import IEGClassifier, state
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,9 @@ def test_round_trip_gives_identical_predictions_and_training(data, fitted, round
     for name in ("sample_weights_", "corrected_labels_", "relabel_scores_", "probe_indices_"):
         assert np.array_equal(getattr(loaded, name), getattr(fitted, name))
     # The run-time state (generators included) survives: training goes on identically.
-    state, twin = loaded.ieg_state_, round_trip(fitted)
-    assert isinstance(state.generator, torch.Generator)
-    assert torch.equal(state.generator.get_state(), fitted.ieg_state_.generator.get_state())
+    streams, twin = loaded.ieg_state_.rng, round_trip(fitted)
+    assert isinstance(streams.views, torch.Generator)
+    assert torch.equal(streams.views.get_state(), fitted.ieg_state_.rng.views.get_state())
     loaded.partial_fit(X, y, trusted=mask)
     twin.partial_fit(X, y, trusted=mask)
     assert np.array_equal(loaded.predict_proba(X), twin.predict_proba(X))
@@ -65,8 +65,8 @@ def test_fitted_on_cuda_loads_on_cpu(data, fitted, monkeypatch):
     from their records.)"""
     X, y, mask = data
     expected = fitted.predict_proba(X)
-    record = estimator._generator_record
-    monkeypatch.setattr(estimator, "_generator_record",
+    record = state.generator_record
+    monkeypatch.setattr(state, "generator_record",
                         lambda g: {**record(g), "device": "cuda"})
     fitted.device = "cuda"
     try:
@@ -87,20 +87,11 @@ def test_fitted_on_cuda_loads_on_cpu(data, fitted, monkeypatch):
     assert calls and all(c["map_location"] == torch.device("cpu") for c in calls)
     assert all(c.get("weights_only") is True for c in calls)
     assert torch.device(loaded.device).type == "cpu"
-    assert loaded.ieg_state_.generator.device.type == "cpu"
-    assert loaded.ieg_state_.generator.initial_seed() == \
-        fitted.ieg_state_.generator.initial_seed()
+    assert loaded.ieg_state_.rng.views.device.type == "cpu"
+    assert loaded.ieg_state_.rng.views.initial_seed() == \
+        fitted.ieg_state_.rng.views.initial_seed()
     assert np.array_equal(loaded.predict_proba(X), expected)
     loaded.partial_fit(X[:50], y[:50])  # training goes on, on the CPU
-
-
-def test_restore_generator_falls_back_to_cpu_without_cuda(monkeypatch):
-    g = torch.Generator().manual_seed(7)
-    assert torch.equal(estimator._restore_generator(estimator._generator_record(g)).get_state(),
-                       g.get_state())
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    restored = estimator._restore_generator({"device": "cuda:0", "seed": 7, "state": None})
-    assert restored.device.type == "cpu" and restored.initial_seed() == 7
 
 
 _CUDA_SCRIPT = """

@@ -1,0 +1,220 @@
+"""The meta-step machinery around the steps and epochs, as skorch callbacks.
+
+:class:`~sk_ieg.IEGClassifier` installs these from ``get_default_callbacks``
+(before skorch's ``print_log``), under the names in brackets; each can be
+replaced or turned off like any skorch default, e.g. ``callbacks__convergence=None``:
+
+* :class:`CosineRestartSchedule` (``lr_schedule``): the learning rate per batch.
+  Left out when the user passes a skorch ``LRScheduler``, which then drives the
+  rate alone.
+* :class:`RecordLR` (``record_lr``): history's ``lr``, the rate the optimizer used,
+  per batch and per epoch (the last batch's).
+* :class:`WeightAverage` (``weight_average``): the exponential moving average of
+  the weights that predictions use.
+* :class:`RowStatistics` (``row_statistics``): per-row running averages of the meta
+  step's results, history's ``probe_loss`` and ``relabeled``, and at the end of
+  training ``sample_weights_``, ``relabel_scores_`` and ``corrected_labels_``.
+* :class:`ConvergenceCheck` (``convergence``): warns when training did not learn.
+
+They take their settings from the estimator's parameters (``lr_schedule``,
+``first_cycle_epochs``, ``ema_decay``, ``statistics_decay``), so each
+hyper-parameter stays declared once. Tensors live in the estimator's
+``ieg_state_`` (pickled device-aware), not in the callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from skorch.callbacks import Callback
+
+from sk_ieg.schedule import cosine_restarts
+from sk_ieg.state import RowStats
+
+__all__ = ["ConvergenceCheck", "CosineRestartSchedule", "RecordLR", "RowStatistics",
+           "WeightAverage", "ieg_callbacks"]
+
+
+def _optimizer_lr(net) -> float:
+    return net.optimizer_.param_groups[0]["lr"]
+
+
+class CosineRestartSchedule(Callback):
+    """The estimator's ``lr_schedule`` per batch: each param group's base rate times
+    :func:`~sk_ieg.schedule.cosine_restarts` (``"cosine_restarts"``) or times 1
+    (``"constant"``), over the steps of this call of ``fit`` / ``partial_fit``.
+
+    The base rates are the optimizer's at the start of the first training call;
+    ``partial_fit`` starts a new schedule from them.
+    """
+
+    def initialize(self):
+        self.base_lrs_ = None
+        self.step_ = 0
+        self.steps_per_epoch_ = self.total_steps_ = None
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if self.base_lrs_ is None:
+            self.base_lrs_ = [g["lr"] for g in net.optimizer_.param_groups]
+        self.step_ = 0
+        self.steps_per_epoch_ = math.ceil(len(X) / net.batch_size)
+        self.total_steps_ = self.steps_per_epoch_ * net.max_epochs
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        if net.lr_schedule == "cosine_restarts":
+            factor = cosine_restarts(self.step_, self.total_steps_,
+                                     net.first_cycle_epochs * self.steps_per_epoch_)
+        else:
+            factor = 1.0
+        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_):
+            group["lr"] = base * factor
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.step_ += 1
+
+
+class RecordLR(Callback):
+    """History's ``lr``: the first param group's rate at every training batch (read
+    after the optimizer step, before any scheduler moves it on) and, per epoch, the
+    rate of its last batch."""
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            net.history.record_batch("lr", _optimizer_lr(net))
+
+    def on_epoch_end(self, net, **kwargs):
+        batches = net.history[-1, "batches"]
+        rates = [b["lr"] for b in batches if "lr" in b]
+        net.history.record("lr", rates[-1] if rates else _optimizer_lr(net))
+
+
+class WeightAverage(Callback):
+    """Exponential moving average of the weights (``ema_decay``; None: off), with the
+    usual warm-up ``min(decay, (1 + t) / (10 + t))`` at step ``t`` of this training
+    call. Floating parameters are averaged; BatchNorm statistics and counters are
+    copied. The average lives in ``net.ieg_state_.average`` and is kept over
+    ``partial_fit``."""
+
+    def initialize(self):
+        self.step_ = 0
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.step_ = 0
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        self.step_ += 1
+        if net.ema_decay is None:
+            return
+        state = net.ieg_state_
+        params = dict(net.module_.named_parameters())
+        buffers = dict(net.module_.named_buffers())
+        with torch.no_grad():
+            if state.average is None:
+                state.average = {k: v.detach().clone() for k, v in {**params, **buffers}.items()}
+                return
+            decay = min(net.ema_decay, (1 + self.step_) / (10 + self.step_))
+            for k, p in params.items():
+                if p.dtype.is_floating_point:
+                    state.average[k].lerp_(p, 1 - decay)
+                else:
+                    state.average[k].copy_(p)
+            for k, b in buffers.items():
+                state.average[k].copy_(b)
+
+
+class RowStatistics(Callback):
+    """Per-row running averages of the meta step (decay ``statistics_decay``), the
+    per-epoch means ``probe_loss`` and ``relabeled`` in history, and at the end of
+    training the fitted ``sample_weights_``, ``relabel_scores_`` and
+    ``corrected_labels_`` (aligned with the rows of ``X``; see
+    :class:`~sk_ieg.IEGClassifier`)."""
+
+    def initialize(self):
+        self.sums_ = {}
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        net.ieg_state_.stats = RowStats.zeros(len(X), len(net.classes_), net.ieg_state_.probe.X
+                                              .device)
+        self.sums_ = {}
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        st, d = net.ieg_state_.stats, net.statistics_decay
+        rows, omega, lam = kwargs["rows"], kwargs["omega"], kwargs["lam"]
+        n = omega.shape[0]
+        # Capped at the uniform weight: a step's normalised weight above 1/B mostly
+        # reflects how few rows of that batch got any weight, not the row itself.
+        capped = (omega * n).clamp(max=1.0)
+        st.weight[rows] = d * st.weight[rows] + (1 - d) * capped
+        st.keep[rows] = d * st.keep[rows] + (1 - d) * lam
+        st.guess[rows] = d * st.guess[rows] + (1 - d) * kwargs["guesses"]
+        st.visits[rows] += 1
+        sums = self.sums_
+        if kwargs.get("probe_loss") is not None:
+            sums["probe_loss"] = sums.get("probe_loss", 0.0) + kwargs["probe_loss"]
+        sums["relabeled"] = sums.get("relabeled", 0.0) + (1 - lam).sum()
+        sums["rows"] = sums.get("rows", 0) + n
+        sums["steps"] = sums.get("steps", 0) + 1
+
+    def on_epoch_end(self, net, **kwargs):
+        sums, self.sums_ = self.sums_, {}
+        if sums.get("steps"):
+            if "probe_loss" in sums:
+                net.history.record("probe_loss", float(sums["probe_loss"]) / sums["steps"])
+            net.history.record("relabeled", float(sums["relabeled"]) / sums["rows"])
+
+    def on_train_end(self, net, **kwargs):
+        st, rows = net.ieg_state_.stats, net.ieg_state_.rows
+        seen = st.visits > 0
+        norm = 1 - net.statistics_decay ** st.visits.clamp_min(1).double()
+        weights = torch.where(seen, st.weight.double() / norm, torch.ones_like(norm))
+        keep = torch.where(seen, st.keep.double() / norm, torch.ones_like(norm))
+        mean = weights.mean()
+        weights = weights / mean if mean > 0 else torch.ones_like(weights)
+        keep = keep.cpu().numpy()
+        guessed = st.guess.argmax(dim=1).cpu().numpy()
+        corrected = np.where(keep >= 0.5, rows.labels, guessed)
+        net.sample_weights_ = rows.align(weights.cpu().numpy(), 1.0)
+        net.relabel_scores_ = rows.align(keep, 1.0)
+        net.corrected_labels_ = net.classes_[rows.align(corrected, rows.trusted_labels)]
+
+
+class ConvergenceCheck(Callback):
+    """Warns (``ConvergenceWarning``) when the last epoch's probe loss, the
+    cross-entropy on trusted rows after the virtual step, is no lower than
+    ``ln(n_classes)``, a uniform guess's: training collapsed or never started."""
+
+    def on_train_end(self, net, **kwargs):
+        last = next((h["probe_loss"] for h in reversed(net.history) if "probe_loss" in h),
+                    None)
+        k = len(net.classes_)
+        chance = math.log(k)
+        if last is not None and last >= chance:
+            warnings.warn(
+                f"IEG training did not learn: the trusted (probe) loss of the last epoch, "
+                f"{last:.3f}, is no lower than a uniform guess's, ln({k}) = {chance:.3f}, so "
+                "predictions are likely near-constant. Try more epochs, a lower lr or "
+                "consistency_weight, or a network with normalisation layers "
+                "(see history_[:, 'probe_loss']).", ConvergenceWarning,
+                stacklevel=6)  # on_train_end < notify < skorch's partial_fit < fit < caller
+
+
+def ieg_callbacks(*, schedule: bool = True) -> list:
+    """The named default callbacks of :class:`~sk_ieg.IEGClassifier`, in order;
+    ``schedule=False`` leaves out the learning-rate schedule."""
+    named = [("lr_schedule", CosineRestartSchedule())] if schedule else []
+    return named + [("record_lr", RecordLR()), ("weight_average", WeightAverage()),
+                    ("row_statistics", RowStatistics()), ("convergence", ConvergenceCheck())]

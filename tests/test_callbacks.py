@@ -1,0 +1,162 @@
+"""The meta-step machinery as skorch callbacks: LR schedule (the default one or the
+user's), history's lr, weight average, row statistics, convergence check."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from skorch.callbacks import Callback, LRScheduler
+
+from sk_ieg import IEGClassifier
+from sk_ieg.schedule import cosine_restarts
+
+N, BATCH = 200, 64  # 4 batches per epoch, the last one of 8 rows
+
+
+@pytest.fixture(scope="module")
+def data(digits_small_module):
+    X, y = digits_small_module
+    mask = np.zeros(N, bool)
+    mask[np.random.default_rng(0).permutation(N)[:40]] = True
+    assert len(np.unique(y[:N][mask])) == 10
+    return X[:N], y[:N], mask
+
+
+@pytest.fixture(scope="module")
+def digits_small_module():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype("float32"), y
+
+
+class RateSpy(Callback):
+    """The optimizer's rate as each training batch starts (appended last, so after
+    every scheduler has set it): the rate that batch's optimizer step uses."""
+
+    def initialize(self):
+        self.rates_ = []
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.rates_.append(net.optimizer_.param_groups[0]["lr"])
+
+
+def _fit(data, epochs=3, **kw):
+    X, y, mask = data
+    kw.setdefault("module__hidden_units", (32,))
+    clf = IEGClassifier(max_epochs=epochs, batch_size=BATCH, verbose=0, random_state=0, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X, y, trusted=mask)
+
+
+def _batch_rates(clf):
+    return [b["lr"] for epoch in clf.history for b in epoch["batches"] if "lr" in b]
+
+
+@pytest.mark.parametrize("step_every", ["epoch", "batch"])
+def test_a_users_lr_scheduler_replaces_the_default_schedule(data, step_every):
+    spy = RateSpy()
+    clf = _fit(data, callbacks=[("lr", LRScheduler(policy="StepLR", step_size=1, gamma=0.5,
+                                                   step_every=step_every)), ("spy", spy)])
+    names = [name for name, _ in clf.callbacks_]
+    assert "lr_schedule" not in names and "lr" in names
+    steps = math.ceil(160 / BATCH)  # 160 noisy rows
+    if step_every == "epoch":
+        expected = [0.1 * 0.5 ** e for e in range(3) for _ in range(steps)]
+    else:
+        expected = [0.1 * 0.5 ** s for s in range(3 * steps)]
+    np.testing.assert_allclose(spy.rates_, expected, rtol=1e-12)
+    # history's lr is the rate actually used, at every batch and per epoch (the last batch's)
+    assert _batch_rates(clf) == spy.rates_
+    assert list(clf.history[:, "lr"]) == spy.rates_[steps - 1::steps]
+
+
+def test_default_schedule_is_cosine_with_restarts_and_history_reports_it(data):
+    spy = RateSpy()
+    clf = _fit(data, epochs=4, callbacks=[("spy", spy)])
+    steps = math.ceil(160 / BATCH)
+    expected = [0.1 * cosine_restarts(t, 4 * steps, steps) for t in range(4 * steps)]
+    np.testing.assert_allclose(spy.rates_, expected, rtol=1e-12)
+    assert _batch_rates(clf) == spy.rates_
+    constant = RateSpy()
+    _fit(data, epochs=2, lr_schedule="constant", callbacks=[("spy", constant)])
+    assert constant.rates_ == [0.1] * (2 * steps)
+
+
+def test_partial_fit_starts_a_new_schedule_from_the_first_base_rate(data):
+    X, y, mask = data
+    spy = RateSpy()
+    clf = _fit(data, epochs=2, callbacks=[("spy", spy)])
+    first = list(spy.rates_)
+    clf.partial_fit(X, y, trusted=mask)
+    assert spy.rates_[len(first):] == first
+
+
+def test_default_callbacks_are_named_and_replaceable(data):
+    clf = _fit(data, epochs=1)
+    names = [name for name, _ in clf.callbacks_]
+    ours = ["lr_schedule", "record_lr", "weight_average", "row_statistics", "convergence"]
+    assert [n for n in names if n in ours] == ours and names[-1] == "print_log"
+    assert "callbacks__row_statistics" in IEGClassifier().get_params()
+    # Without the weight average, predictions come from the raw weights.
+    raw = _fit(data, epochs=1, callbacks__weight_average=None)
+    assert raw.ieg_state_.average is None
+    plain = _fit(data, epochs=1, ema_decay=None)
+    np.testing.assert_array_equal(raw.predict_proba(data[0]), plain.predict_proba(data[0]))
+    # Without row statistics there are no per-row results.
+    none = _fit(data, epochs=1, callbacks__row_statistics=None)
+    assert not hasattr(none, "sample_weights_") and "probe_loss" not in none.history[-1]
+
+
+class ConstantLogits(torch.nn.Module):
+    """Class 0 for every row, strongly: far worse than a uniform guess."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.tensor([10.0] + [0.0] * 9))
+
+    def forward(self, x):
+        return self.bias + 0 * x[:, :1]
+
+
+def test_convergence_check_can_be_turned_off(data):
+    X, y, mask = data
+    kw = dict(module=ConstantLogits, max_epochs=1, batch_size=BATCH, verbose=0,
+              random_state=0, lr=0.0)
+    with pytest.warns(ConvergenceWarning):
+        IEGClassifier(**kw).fit(X, y, trusted=mask)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        IEGClassifier(callbacks__convergence=None, **kw).fit(X, y, trusted=mask)
+
+
+def test_row_statistics_match_a_hand_computed_running_average(data):
+    """Two epochs with decay d: a row seen in both has weight (d (1-d) a + (1-d) b) /
+    (1 - d^2) for its capped weights a, b (before the mean-1 scaling)."""
+    seen = []
+
+    class StepSpy(Callback):
+        def on_batch_end(self, net, batch=None, training=False, **kwargs):
+            if training:
+                seen.append({k: kwargs[k].detach().clone() for k in ("rows", "omega", "lam")})
+
+    clf = _fit(data, epochs=2, statistics_decay=0.5, callbacks=[("steps", StepSpy())])
+    d, n_noisy = 0.5, 160
+    acc, keep = np.zeros(n_noisy), np.zeros(n_noisy)
+    for s in seen:
+        rows = s["rows"].numpy()
+        capped = np.minimum(s["omega"].double().numpy() * len(rows), 1.0)
+        acc[rows] = d * acc[rows] + (1 - d) * capped
+        keep[rows] = d * keep[rows] + (1 - d) * s["lam"].double().numpy()
+    norm = 1 - d ** 2
+    weights, keep = acc / norm, keep / norm
+    mask = data[2]
+    np.testing.assert_allclose(clf.sample_weights_[~mask], weights / weights.mean(), rtol=1e-5)
+    np.testing.assert_allclose(clf.relabel_scores_[~mask], keep, rtol=1e-5)
+    assert np.all(clf.sample_weights_[mask] == 1) and np.all(clf.relabel_scores_[mask] == 1)
