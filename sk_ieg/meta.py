@@ -191,53 +191,87 @@ def meta_gradients(
     """
     if method not in META_GRADIENT_METHODS:
         raise ValueError(f"method must be one of {META_GRADIENT_METHODS}, got {method!r}")
-    names = list(params)
     guesses = guesses.detach()
-
+    step = dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                momentum_buffers=momentum_buffers)
     if method == "double_backward":
-        omega_ = omega.detach().clone().requires_grad_(True)
-        lam_ = lam.detach().clone().requires_grad_(True)
-        targets = soft_targets(labels, guesses, lam_)
-        loss_v = (omega_ * soft_cross_entropy(logits, targets, reduction="none")).sum()
-        grads = torch.autograd.grad(loss_v, [params[k] for k in names], create_graph=True,
-                                    retain_graph=True, allow_unused=True)
-        grads = {k: torch.zeros_like(params[k]) if g is None else g for k, g in zip(names, grads)}
-        theta = virtual_step(params, grads, lr=lr, momentum=momentum,
-                             weight_decay=weight_decay, momentum_buffers=momentum_buffers)
-        loss_p = probe_loss(theta) + _wd_penalty(theta, weight_decay)
-        d_omega, d_lam = torch.autograd.grad(loss_p, [omega_, lam_], retain_graph=True,
-                                             allow_unused=True)
-        d_omega = torch.zeros_like(omega) if d_omega is None else d_omega
-        d_lam = torch.zeros_like(lam) if d_lam is None else d_lam
-        return MetaGradients(d_omega.detach(), d_lam.detach(), loss_p.detach())
-
+        return _double_backward_meta_gradients(logits, params, probe_loss=probe_loss,
+                                               labels=labels, guesses=guesses, omega=omega,
+                                               lam=lam, step=step)
     targets = soft_targets(labels, guesses, lam)
-    loss_v = (omega * soft_cross_entropy(logits, targets, reduction="none")).sum()
-    grads = torch.autograd.grad(loss_v, [params[k] for k in names], retain_graph=True,
-                                allow_unused=True)
-    with torch.no_grad():
-        detached = {k: params[k].detach() for k in names}
-        grads = {k: torch.zeros_like(detached[k]) if g is None else g for k, g in zip(names, grads)}
-        theta = virtual_step(detached, grads, lr=lr, momentum=momentum,
-                             weight_decay=weight_decay, momentum_buffers=momentum_buffers)
-    theta = {k: v.requires_grad_(True) for k, v in theta.items()}
-    with torch.enable_grad():
-        loss_p = probe_loss(theta) + _wd_penalty(theta, weight_decay)
-        g_p = torch.autograd.grad(loss_p, [theta[k] for k in names], allow_unused=True)
-    g_p = {k: torch.zeros_like(theta[k]) if g is None else g for k, g in zip(names, g_p)}
-
+    detached, g_p, loss_p = _probe_gradient(logits, params, probe_loss=probe_loss,
+                                            targets=targets, omega=omega, step=step)
     with torch.no_grad():
         if method == "jvp":
             zdot = jvp(forward, detached, g_p)
         else:
-            gnorm = _sq_norm(g_p).sqrt()
-            eps = fd_eps * torch.clamp(_sq_norm(detached).sqrt(), min=1.0) / gnorm.clamp_min(1e-30)
-            shifted = {k: detached[k] + eps * g_p[k] for k in names}
-            zdot = (forward(shifted) - logits.detach()) / eps
+            zdot = _finite_difference(forward, detached, g_p, logits, fd_eps=fd_eps)
         probs = F.softmax(logits.detach(), dim=-1)
         d_omega = -lr * ((probs - targets.detach()) * zdot).sum(dim=-1)
         d_lam = lr * omega.detach() * ((labels - guesses) * zdot).sum(dim=-1)
     return MetaGradients(d_omega, d_lam, loss_p.detach())
+
+
+def _zeros_where_unused(grads, like: TensorDict) -> dict[str, Tensor]:
+    """``torch.autograd.grad``'s results (order of ``like``), zeros for unused inputs."""
+    return {k: torch.zeros_like(like[k]) if g is None else g for k, g in zip(like, grads)}
+
+
+def _virtual_loss(logits: Tensor, targets: Tensor, omega: Tensor) -> Tensor:
+    """``L_v = sum_i omega_i CE(t_i, z_i)``."""
+    return (omega * soft_cross_entropy(logits, targets, reduction="none")).sum()
+
+
+def _double_backward_meta_gradients(logits, params, *, probe_loss, labels, guesses, omega, lam,
+                                    step) -> MetaGradients:
+    """The reference route: ``create_graph`` through the virtual step, then
+    ``dL_p / d(omega, lambda)`` by a second backward. ``step``: the keyword
+    arguments of :func:`virtual_step`."""
+    omega_ = omega.detach().clone().requires_grad_(True)
+    lam_ = lam.detach().clone().requires_grad_(True)
+    loss_v = _virtual_loss(logits, soft_targets(labels, guesses, lam_), omega_)
+    grads = torch.autograd.grad(loss_v, list(params.values()), create_graph=True,
+                                retain_graph=True, allow_unused=True)
+    theta = virtual_step(params, _zeros_where_unused(grads, params), **step)
+    loss_p = probe_loss(theta) + _wd_penalty(theta, step["weight_decay"])
+    d_omega, d_lam = torch.autograd.grad(loss_p, [omega_, lam_], retain_graph=True,
+                                         allow_unused=True)
+    d_omega = torch.zeros_like(omega) if d_omega is None else d_omega
+    d_lam = torch.zeros_like(lam) if d_lam is None else d_lam
+    return MetaGradients(d_omega.detach(), d_lam.detach(), loss_p.detach())
+
+
+def _probe_gradient(logits, params, *, probe_loss, targets, omega,
+                    step) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor]:
+    """Virtual step without a graph, then ``g_p = grad L_p(theta')``.
+
+    Returns ``(theta, g_p, L_p)``: the detached parameters, the probe gradient
+    (zeros for parameters the probe loss does not use) and the probe loss.
+    ``step``: the keyword arguments of :func:`virtual_step`.
+    """
+    loss_v = _virtual_loss(logits, targets, omega)
+    grads = torch.autograd.grad(loss_v, list(params.values()), retain_graph=True,
+                                allow_unused=True)
+    with torch.no_grad():
+        detached = {k: p.detach() for k, p in params.items()}
+        theta = virtual_step(detached, _zeros_where_unused(grads, detached), **step)
+    theta = {k: v.requires_grad_(True) for k, v in theta.items()}
+    with torch.enable_grad():
+        loss_p = probe_loss(theta) + _wd_penalty(theta, step["weight_decay"])
+        g_p = torch.autograd.grad(loss_p, list(theta.values()), allow_unused=True)
+    return detached, _zeros_where_unused(g_p, theta), loss_p
+
+
+def _finite_difference(forward: ParamFn, params: TensorDict, tangents: TensorDict,
+                       logits: Tensor, *, fd_eps: float) -> Tensor:
+    """``zdot ~ (f(theta + e g_p) - f(theta)) / e``, ``e = fd_eps * max(1, ||theta||) / ||g_p||``.
+
+    ``logits`` are ``f(theta)``; ``params`` are detached (call under ``no_grad``).
+    """
+    gnorm = _sq_norm(tangents).sqrt()
+    eps = fd_eps * torch.clamp(_sq_norm(params).sqrt(), min=1.0) / gnorm.clamp_min(1e-30)
+    shifted = {k: params[k] + eps * tangents[k] for k in params}
+    return (forward(shifted) - logits.detach()) / eps
 
 
 def exemplar_weights(d_omega: Tensor, *, eps: float = 1e-5) -> Tensor:

@@ -21,6 +21,7 @@ statistics; all other passes run with cloned buffers.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,10 +33,11 @@ from torch.func import functional_call
 
 from sk_ieg._typing import Tensor, TensorDict
 from sk_ieg.losses import guess_labels, kl_consistency, mixup, soft_cross_entropy, supervised_loss
-from sk_ieg.meta import exemplar_weights, meta_gradients, relabel_coefficients
+from sk_ieg.meta import MetaGradients, exemplar_weights, meta_gradients, relabel_coefficients
 
-__all__ = ["META_SCOPES", "IEGConfig", "StepOutput", "find_head", "functional_forward",
-           "ieg_objective", "meta_step", "reference_objective"]
+__all__ = ["META_SCOPES", "IEGConfig", "StepOutput", "capture_head", "find_head",
+           "functional_forward", "ieg_objective", "make_views", "meta_step",
+           "reference_objective"]
 
 META_SCOPES = ("all", "head")
 
@@ -107,8 +109,12 @@ def find_head(module: nn.Module) -> tuple[str, nn.Linear]:
 
 
 @contextmanager
-def _capture_head(head: nn.Module | None, store: dict):
-    """Record the input features and output of ``head`` while the context is open."""
+def capture_head(head: nn.Module | None, store: dict):
+    """Record the input features and output of ``head`` while the context is open.
+
+    Each forward pass through ``head`` sets ``store["features"]`` (its input) and
+    ``store["output"]``; ``head=None`` records nothing.
+    """
     if head is None:
         yield
         return
@@ -150,7 +156,14 @@ def _module_rng(device: torch.device, seed: int):
             g.set_state(state)
 
 
-def _views(x, x_probe, make_view, n_strong):
+def make_views(x: Tensor, x_probe: Tensor, make_view: ViewFn,
+               n_strong: int) -> tuple[Tensor, Tensor | None, Tensor]:
+    """``(x_weak, x_strong, x_probe_weak)``: the step's views, in the order drawn.
+
+    The weak view of ``x``, then ``n_strong`` strong views of ``x`` concatenated
+    along the rows (``None`` when ``n_strong == 0``), then the weak view of
+    ``x_probe``.
+    """
     x_weak = make_view(x, False)
     x_strong = torch.cat([make_view(x, True) for _ in range(n_strong)]) if n_strong else None
     return x_weak, x_strong, make_view(x_probe, False)
@@ -211,53 +224,80 @@ def meta_step(
     lam = torch.ones(batch, device=device, dtype=logits.dtype)
     if not (config.relabel or config.reweight):
         return omega, lam, None
-    forward_seed, probe_seed = seeds
     lam0 = config.given_label_weight if config.relabel else 1.0
+    point = dict(labels=labels, guesses=guesses, omega=omega, lam=torch.full_like(omega, lam0),
+                 lr=config.meta_lr, method=config.meta_gradient)
+    optimizer = dict(momentum=momentum, weight_decay=weight_decay,
+                     momentum_buffers=momentum_buffers)
     if config.meta_scope == "head":
-        name, layer = head
-        prefix = f"{name}." if name else ""
-        hparams = {k: params[prefix + k] for k in ("weight", "bias")
-                   if prefix + k in params}
-        h = features.detach()
-        store: dict = {}
-        with torch.no_grad(), _capture_head(layer, store), _module_rng(device, probe_seed):
-            fcall(params, x_probe_weak)
-        h_probe = store["features"].detach()
-
-        def linear(p, inputs):
-            return F.linear(inputs, p["weight"], p.get("bias", layer.bias))
-
-        def rename(value):
-            if isinstance(value, Mapping):
-                return {k: value[prefix + k] for k in hparams if prefix + k in value}
-            return value
-
-        grads = meta_gradients(
-            linear(hparams, h), hparams, forward=lambda p: linear(p, h),
-            probe_loss=lambda p: F.cross_entropy(linear(p, h_probe), y_probe),
-            labels=labels, guesses=guesses, omega=omega, lam=torch.full_like(omega, lam0),
-            lr=config.meta_lr, momentum=rename(momentum), weight_decay=rename(weight_decay),
-            momentum_buffers=None if momentum_buffers is None else rename(momentum_buffers),
-            method=config.meta_gradient)
+        grads = _head_meta_gradients(fcall, params, x_probe_weak, y_probe, features=features,
+                                     head=head, device=device, probe_seed=seeds[1],
+                                     optimizer=optimizer, **point)
     else:
-        def forward(p):
-            with _module_rng(device, forward_seed):
-                return (fcall if jvp_fcall is None else jvp_fcall)(p, x_weak)
-
-        def probe_loss_fn(p):
-            with _module_rng(device, probe_seed):
-                return F.cross_entropy(fcall(p, x_probe_weak), y_probe)
-
-        grads = meta_gradients(
-            logits, params, forward=forward, probe_loss=probe_loss_fn, labels=labels,
-            guesses=guesses, omega=omega, lam=torch.full_like(omega, lam0),
-            lr=config.meta_lr, momentum=momentum, weight_decay=weight_decay,
-            momentum_buffers=momentum_buffers, method=config.meta_gradient)
+        grads = _all_meta_gradients(fcall, params, logits, x_weak, x_probe_weak, y_probe,
+                                    seeds=seeds, jvp_fcall=jvp_fcall, optimizer=optimizer,
+                                    **point)
     if config.reweight:
         omega = exemplar_weights(grads.omega)
     if config.relabel:
         lam = relabel_coefficients(grads.lam)
     return omega, lam, grads.probe_loss
+
+
+def _all_meta_gradients(fcall, params, logits, x_weak, x_probe_weak, y_probe, *, seeds,
+                        jvp_fcall, optimizer, **point) -> MetaGradients:
+    """``meta_scope="all"``: the meta-gradient through every parameter in ``params``.
+
+    ``optimizer`` (momentum, weight decay, buffers) and ``point`` (labels,
+    guesses, the point of differentiation, step size and method) are passed on
+    to :func:`sk_ieg.meta.meta_gradients`.
+    """
+    device = logits.device
+    forward_seed, probe_seed = seeds
+
+    def forward(p):
+        with _module_rng(device, forward_seed):
+            return (fcall if jvp_fcall is None else jvp_fcall)(p, x_weak)
+
+    def probe_loss_fn(p):
+        with _module_rng(device, probe_seed):
+            return F.cross_entropy(fcall(p, x_probe_weak), y_probe)
+
+    return meta_gradients(logits, params, forward=forward, probe_loss=probe_loss_fn,
+                          **optimizer, **point)
+
+
+def _head_meta_gradients(fcall, params, x_probe_weak, y_probe, *, features, head, device,
+                         probe_seed, optimizer, **point) -> MetaGradients:
+    """``meta_scope="head"``: the meta-gradient through the last linear layer only.
+
+    ``head`` is ``(name, layer)`` (:func:`find_head`); ``features`` its input on
+    the weak pass, held fixed. The probe rows' features come from one forward
+    pass without a graph. ``optimizer`` (momentum, weight decay, buffers, keyed
+    by the full parameter names) is restricted to the head's parameters.
+    """
+    name, layer = head
+    prefix = f"{name}." if name else ""
+    hparams = {k: params[prefix + k] for k in ("weight", "bias")
+               if prefix + k in params}
+    h = features.detach()
+    store: dict = {}
+    with torch.no_grad(), capture_head(layer, store), _module_rng(device, probe_seed):
+        fcall(params, x_probe_weak)
+    h_probe = store["features"].detach()
+
+    def linear(p, inputs):
+        return F.linear(inputs, p["weight"], p.get("bias", layer.bias))
+
+    def rename(value):
+        if isinstance(value, Mapping):
+            return {k: value[prefix + k] for k in hparams if prefix + k in value}
+        return value
+
+    return meta_gradients(
+        linear(hparams, h), hparams, forward=lambda p: linear(p, h),
+        probe_loss=lambda p: F.cross_entropy(linear(p, h_probe), y_probe),
+        **{k: rename(v) for k, v in optimizer.items()}, **point)
 
 
 def _check_config(config: IEGConfig) -> None:
@@ -297,7 +337,7 @@ def _setup(module, x, y, x_probe, *, n_classes, make_view, config, generator, se
     def bind(fn):
         return lambda p, inputs: fn(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
 
-    x_weak, x_strong, x_probe_weak = _views(x, x_probe, make_view, n_strong)
+    x_weak, x_strong, x_probe_weak = make_views(x, x_probe, make_view, n_strong)
     forward_seed = _seed_from(seed_generator)
     module_seed = _seed_from(seed_generator)
     return _Setup(device=x.device, batch=x.shape[0], n_strong=n_strong,
@@ -393,7 +433,7 @@ def ieg_objective(
     head = find_head(module) if config.meta_scope == "head" else None
 
     store: dict = {}
-    with _module_rng(device, forward_seed), _capture_head(head and head[1], store):
+    with _module_rng(device, forward_seed), capture_head(head and head[1], store):
         if call is None or call is functional_forward or head is not None:
             logits = module(x_weak)  # the only pass that updates BatchNorm running stats
         else:  # a compiled call, given the module's own buffers to update
@@ -422,6 +462,10 @@ def ieg_objective(
         backward=backward)
     return StepOutput(loss=loss, logits=logits.detach(), omega=omega.detach(), lam=lam.detach(),
                       guesses=guesses, probe_loss=probe_loss, parts=parts)
+
+
+#: :func:`ieg_objective`'s parameters, shared with :func:`reference_objective`.
+_OBJECTIVE_SIGNATURE = inspect.signature(ieg_objective)
 
 
 def _call_seeded(fcall, params, inputs, device, seed):
@@ -467,25 +511,13 @@ def _final_loss(logits, logits_strong, labels, guesses, omega, lam, x_weak, x_st
     return loss, parts
 
 
-def reference_objective(
-    module: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    x_probe: Tensor,
-    y_probe: Tensor,
-    *,
-    n_classes: int,
-    make_view: ViewFn,
-    config: IEGConfig,
-    generator: torch.Generator,
-    momentum: float | Mapping[str, float] = 0.0,
-    weight_decay: float | Mapping[str, float] = 0.0,
-    momentum_buffers: TensorDict | None = None,
-    seed_generator: torch.Generator | None = None,
-    call: Callable | None = None,
-    backward: bool = False,
-) -> StepOutput:
+def reference_objective(module: nn.Module, x: Tensor, y: Tensor, x_probe: Tensor,
+                        y_probe: Tensor, **kwargs) -> StepOutput:
     """The same step as :func:`ieg_objective`, computed the textbook way.
+
+    Takes the arguments of :func:`ieg_objective`: the same positional arguments
+    and the same keyword-only arguments, with the same defaults (they are bound
+    against its signature, so a missing or unknown one raises ``TypeError``).
 
     Every use of the network gets its own forward pass (guesses, virtual loss,
     supervised loss, consistency target and prediction, mixup) and the
@@ -495,9 +527,13 @@ def reference_objective(
     ``benchmarks/speed.py`` and ``tests/test_step.py`` compare against. With
     ``backward``, one ``loss.backward()`` at the end and a detached loss.
     """
-    config = IEGConfig(**{**config.__dict__, "meta_gradient": "double_backward"})
-    st = _setup(module, x, y, x_probe, n_classes=n_classes, make_view=make_view, config=config,
-                generator=generator, seed_generator=seed_generator, call=call)  # validates
+    bound = _OBJECTIVE_SIGNATURE.bind(module, x, y, x_probe, y_probe, **kwargs)
+    bound.apply_defaults()
+    kw = bound.kwargs  # the keyword-only arguments, defaults filled in
+    config = IEGConfig(**{**kw["config"].__dict__, "meta_gradient": "double_backward"})
+    st = _setup(module, x, y, x_probe, n_classes=kw["n_classes"], make_view=kw["make_view"],
+                config=config, generator=kw["generator"], seed_generator=kw["seed_generator"],
+                call=kw["call"])  # validates
     if config.meta_scope != "all":
         raise ValueError("the reference route takes the meta-gradient through all parameters")
     device, batch, n_strong, labels = st.device, st.batch, st.n_strong, st.labels
@@ -517,8 +553,9 @@ def reference_objective(
         logits_meta = fcall(params, x_weak)  # the virtual loss's own pass
     omega, lam, probe_loss = meta_step(
         fcall, params, logits_meta, x_weak, x_probe_weak, y_probe, labels=labels,
-        guesses=guesses, config=config, seeds=(forward_seed, seeds[1]), momentum=momentum,
-        weight_decay=weight_decay, momentum_buffers=momentum_buffers)
+        guesses=guesses, config=config, seeds=(forward_seed, seeds[1]),
+        momentum=kw["momentum"], weight_decay=kw["weight_decay"],
+        momentum_buffers=kw["momentum_buffers"])
 
     with _module_rng(device, forward_seed):
         logits = fcall(params, x_weak)  # supervised loss
@@ -530,11 +567,15 @@ def reference_objective(
             weak_kl = fcall(params, x_weak).detach()  # consistency target
     loss, parts = _final_loss(
         logits, logits_strong, labels, guesses, omega, lam, x_weak, x_strong, x_probe_weak,
-        y_probe, n_classes=n_classes, config=config, generator=generator,
+        y_probe, n_classes=kw["n_classes"], config=config, generator=kw["generator"],
         mixed_forward=lambda inputs: _call_seeded(fcall, params, inputs, device, seeds[2]),
         weak_for_kl=weak_kl)
-    if backward:
+    if kw["backward"]:
         loss.backward()
         loss = loss.detach()
     return StepOutput(loss=loss, logits=logits.detach(), omega=omega.detach(), lam=lam.detach(),
                       guesses=guesses, probe_loss=probe_loss, parts=parts)
+
+
+#: What :func:`inspect.signature` and ``help`` show for :func:`reference_objective`.
+reference_objective.__signature__ = _OBJECTIVE_SIGNATURE  # type: ignore[attr-defined]

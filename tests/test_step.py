@@ -1,6 +1,9 @@
 """The IEG step: shared-pass route against the textbook reference route, the
 head-only meta-gradient, and the sub-sampled mixup pool (float64)."""
 
+import functools
+import inspect
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -47,6 +50,18 @@ def _run(objective, config, *, seed=0, dropout=0.0, batch=6, probe=5, model=None
     return out, grads, buffers
 
 
+def _assert_same_meta_step(a, b):
+    """omega*, lambda* and the probe loss of two step outputs agree (float64)."""
+    torch.testing.assert_close(a.omega, b.omega, rtol=1e-9, atol=1e-14)
+    torch.testing.assert_close(a.lam, b.lam)
+    torch.testing.assert_close(a.probe_loss, b.probe_loss, rtol=1e-12, atol=0)
+
+
+def _assert_same_grads(grads_a, grads_b):
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-13)
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize("meta_gradient", ["jvp", "double_backward"])
 def test_shared_route_equals_reference_route(dropout, meta_gradient):
@@ -57,12 +72,9 @@ def test_shared_route_equals_reference_route(dropout, meta_gradient):
     torch.testing.assert_close(fast.loss, ref.loss, rtol=1e-10, atol=0)
     for key in ref.parts:
         torch.testing.assert_close(fast.parts[key], ref.parts[key], rtol=1e-10, atol=0)
-    torch.testing.assert_close(fast.omega, ref.omega, rtol=1e-9, atol=1e-14)
-    torch.testing.assert_close(fast.lam, ref.lam)
+    _assert_same_meta_step(fast, ref)
     torch.testing.assert_close(fast.guesses, ref.guesses, rtol=1e-12, atol=0)
-    torch.testing.assert_close(fast.probe_loss, ref.probe_loss, rtol=1e-12, atol=0)
-    for a, b in zip(g_fast, g_ref):
-        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-13)
+    _assert_same_grads(g_fast, g_ref)
     for k in b_ref:  # BatchNorm running statistics updated once, by the same pass
         torch.testing.assert_close(b_fast[k], b_ref[k], rtol=0, atol=0)
 
@@ -93,12 +105,9 @@ def test_head_scope_equals_full_scope_when_only_the_head_trains(meta_gradient):
                                                     meta_scope="head"),
                            model=_frozen_body_model())
     assert full.omega.max() > 0
-    torch.testing.assert_close(head.omega, full.omega, rtol=1e-9, atol=1e-14)
-    torch.testing.assert_close(head.lam, full.lam)
-    torch.testing.assert_close(head.probe_loss, full.probe_loss, rtol=1e-12, atol=0)
+    _assert_same_meta_step(head, full)
     torch.testing.assert_close(head.loss, full.loss, rtol=1e-10, atol=0)
-    for a, b in zip(g_head, g_full):
-        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-13)
+    _assert_same_grads(g_head, g_full)
 
 
 def test_head_scope_differs_from_full_scope_when_the_body_trains():
@@ -179,6 +188,12 @@ def test_mixup_size_subsamples_the_pool_keeping_the_probe_share():
     _run(ieg_objective, IEGConfig(), model=model, batch=10, probe=10)
     assert full_sizes[-1] == 10 + 2 * 10
     assert {"mixup_probe", "mixup_noisy"} <= set(out.parts)
+
+
+def test_reference_objective_takes_the_arguments_of_ieg_objective():
+    assert inspect.signature(reference_objective) == inspect.signature(ieg_objective)
+    with pytest.raises(TypeError, match="bogus"):
+        _run(functools.partial(reference_objective, bogus=1), IEGConfig())
 
 
 def test_bad_config_raises():
