@@ -16,8 +16,10 @@ $(VENV)/.installed: pyproject.toml constraints-ci.txt
 bench: $(VENV)/.installed
 	$(BIN)/sk-ieg bench --out bench-out
 
-# The test suite (CI runs exactly this).
+# The architecture contracts (pyproject.toml, [tool.importlinter]), then the test
+# suite (CI runs exactly this).
 test: $(VENV)/.installed
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed

@@ -24,6 +24,10 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from sk_ieg.augment import POLICIES
+from sk_ieg.meta import META_GRADIENT_METHODS
+from sk_ieg.step import META_SCOPES
+
 __all__ = ["PARAMETERS", "check_X", "check_trusted_mask", "check_y", "document_types",
            "validate_params"]
 
@@ -64,18 +68,18 @@ PARAMETERS: dict[str, list] = {
     "temperature": [_real(0, closed="neither")],
     "given_label_weight": [_real(0, 1)],
     "meta_lr": [_real(0, closed="neither")],
-    "meta_gradient": [_choice("jvp", "finite_difference", "double_backward")],
+    "meta_gradient": [_choice(*META_GRADIENT_METHODS)],
     "relabel": ["boolean"],
     "reweight": ["boolean"],
     "mixup": ["boolean"],
     "probe_mixup_weight": [_real(0)],
     "mixup_weight": [_real(0)],
     "consistency_weight": [_real(0)],
-    "meta_scope": [_choice("all", "head")],
+    "meta_scope": [_choice(*META_SCOPES)],
     "mixup_size": [_int(2), None],
     "compile": ["boolean"],
     "augmentation": [_choice("auto", "tabular", "image", "none"), callable],
-    "policy": [_choice("randaugment", "autoaugment"), None],
+    "policy": [_choice(*POLICIES), None],
     "hflip": ["boolean"],
     "crop_padding": [_int(0), None],
     "cutout_size": [_int(0), None],
