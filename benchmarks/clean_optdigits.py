@@ -7,7 +7,7 @@ For every seed:
    their true labels) goes through the real command (a subprocess). Scored on the
    unverified rows: precision and recall of ``is_label_issue`` against "given
    label != true label", and the accuracy of ``corrected_label``. The same
-   features (the command's :func:`~sk_ieg.clean_cli.build_preprocessor`) go to
+   features (the command's :func:`~sk_ieg.cli.clean.build_preprocessor`) go to
    cleanlab's ``CleanLearning``, wrapping the same network (skorch
    ``NeuralNetClassifier`` with :class:`~sk_ieg.models.MLP`, SGD, cosine decay)
    at several epoch budgets, and a ``LogisticRegression``; its corrected label is its
@@ -51,7 +51,7 @@ from skorch.callbacks import LRScheduler
 from threadpoolctl import threadpool_limits
 
 from sk_ieg import CleanLabelsClassifier, IEGClassifier
-from sk_ieg.clean_cli import build_preprocessor
+from sk_ieg.cli.clean import build_preprocessor
 from sk_ieg.datasets import load_pmlb
 from sk_ieg.models import MLP
 from sk_ieg.noise import make_noisy_labels, split_trusted

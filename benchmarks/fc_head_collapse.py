@@ -28,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from sk_ieg import IEGClassifier
-from sk_ieg.bench import _matched_epochs, _skorch_net, load_bench_data
+from sk_ieg.bench import load_bench_data, matched_epochs, plain_net
 
 DEFAULT_SETTINGS = {"defaults": {}, "consistency_weight=5": {"consistency_weight": 5},
                     "lr=0.03": {"lr": 0.03}}
@@ -81,12 +81,12 @@ def main(argv=None):
         X = np.concatenate([data.X, data.X_trusted])
         y = np.concatenate([data.y, data.y_trusted])
         # The vanilla baseline of sk-ieg bench: as many gradient steps as IEG's epochs.
-        epochs = _matched_epochs(args.max_epochs, len(data.X), len(X), 128)
+        epochs = matched_epochs(args.max_epochs, len(data.X), len(X), 128)
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(args.seed)
-            net = _skorch_net(FCHeadCNN, module_kw, epochs=epochs, batch_size=128,
-                              seed=args.seed, callbacks=[], device="cpu")
+            net = plain_net(FCHeadCNN, module_kw, epochs=epochs, batch_size=128,
+                            seed=args.seed, callbacks=[], device="cpu")
             net.fit(X, y)
         record("vanilla", net, start, None, False)
 

@@ -28,7 +28,7 @@ import torch
 from sklearn.model_selection import GridSearchCV
 
 from sk_ieg import IEGClassifier, TrustedStratifiedKFold, trusted_accuracy_scorer
-from sk_ieg.bench import MODELS, _module_for, load_bench_data
+from sk_ieg.bench import MODELS, load_bench_data, module_for
 
 
 def main(argv=None):
@@ -60,7 +60,7 @@ def main(argv=None):
     y = np.concatenate([data.y, data.y_trusted])
     trusted = np.r_[np.zeros(len(data.X), bool), np.ones(len(data.X_trusted), bool)]
     # The network and image flips as sk-ieg bench builds them for the same arguments.
-    module, module_kw = (None, {}) if args.model == "default" else _module_for(
+    module, module_kw = (None, {}) if args.model == "default" else module_for(
         data.X, data.n_classes, args.model)
     flips = {"hflip": False} if data.X.ndim == 4 else {}
     ieg = IEGClassifier(module, max_epochs=args.max_epochs, verbose=0, random_state=args.seed,

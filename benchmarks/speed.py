@@ -4,7 +4,7 @@
     python benchmarks/speed.py --config cnn --repeats 5 --out bench-out/speed
 
 The same as ``sk-ieg bench --speed ...`` (every option of that command works
-here); the logic is in :mod:`sk_ieg.speed`. Writes ``speed.json`` and
+here); the logic is in :mod:`sk_ieg.bench.speed`. Writes ``speed.json`` and
 ``speed.md`` under ``--out`` (default ``bench-out/speed``) and prints the table.
 """
 

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from sk_ieg import IEGClassifier
-from sk_ieg.bench import MODELS, _module_for
 from sk_ieg.models import MLP, ResNetSmall, SmallCNN
 
 
@@ -41,17 +40,6 @@ def test_small_cnn_fc_head_flattens_the_seven_by_seven_map():
 def test_other_models_output_shape():
     assert MLP(6, 3, hidden_units=(5,)).eval()(torch.randn(4, 6)).shape == (4, 3)
     assert ResNetSmall(1, 4, widths=(4, 8)).eval()(torch.randn(2, 1, 12, 12)).shape == (2, 4)
-
-
-def test_bench_model_names():
-    images = np.zeros((2, 1, 28, 28), np.float32)
-    cls, kw = _module_for(images, 10, "small_cnn_fc")
-    assert cls is SmallCNN and kw["module__head_units"] == 128
-    cls, kw = _module_for(images, 10, "small_cnn")
-    assert cls is SmallCNN and "module__head_units" not in kw
-    assert set(MODELS) >= {"small_cnn", "small_cnn_fc"}
-    with pytest.raises(ValueError, match="needs images"):
-        _module_for(np.zeros((2, 5), np.float32), 3, "small_cnn_fc")
 
 
 @pytest.mark.parametrize("meta_scope", ["all", "head"])

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sk_ieg import SPEED_SETTING, IEGClassifier
-from sk_ieg.profiling import time_step_phases
+from sk_ieg.bench.profiling import time_step_phases
 
 
 @pytest.fixture(scope="module")

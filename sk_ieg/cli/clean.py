@@ -7,7 +7,7 @@ feature columns into numbers with a :class:`~sklearn.compose.ColumnTransformer`
 the input rows plus the label-issues columns ``corrected_label``,
 ``sample_weight``, ``is_label_issue`` and ``label_quality`` (see
 :mod:`sk_ieg.cleaning`). :func:`add_clean_parser` registers the subcommand and
-:func:`run_clean` runs it; ``sk_ieg.cli`` only wires them in.
+:func:`run_clean` runs it; :mod:`sk_ieg.cli` only wires them in.
 
 Every user error (a missing column, an unknown file type, a label column with
 one class, ...) ends the command with a one-line message on stderr and exit
@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from sk_ieg.cli.options import add_ieg_params_argument, add_threads_argument
 
 __all__ = ["OUTPUT_COLUMNS", "add_clean_parser", "build_preprocessor", "run_clean"]
 
@@ -48,13 +50,6 @@ class CleanError(Exception):
 # ---------------------------------------------------------------------------- #
 # argument parser
 # ---------------------------------------------------------------------------- #
-def _json_object(text: str) -> dict:
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
-    return value
-
-
 def _columns(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
@@ -93,12 +88,8 @@ def add_clean_parser(sub) -> argparse.ArgumentParser:
                    "they are kept in the output")
     p.add_argument("--max-epochs", type=int, default=100, help="IEG epochs (default: 100)")
     p.add_argument("--seed", type=int, default=0, help="IEG random_state (default: 0)")
-    p.add_argument("--ieg-params", type=_json_object, default={},
-                   help='extra IEGClassifier parameters as JSON, e.g. \'{"hflip": false}\' for '
-                   "digit images")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch intra-op threads (default 1: small models on shared cores "
-                   "slow down badly with more)")
+    add_ieg_params_argument(p, '\'{"hflip": false}\' for digit images')
+    add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -324,36 +315,14 @@ def _npz_safe(values: np.ndarray) -> np.ndarray:
     return values.astype(str) if values.dtype == object else values
 
 
-def _progress_callback(total: int, enabled: bool):
-    from skorch.callbacks import Callback
-    from tqdm import tqdm
-
-    class _EpochBar(Callback):
-        """A tqdm bar over IEG's epochs (stderr)."""
-
-        def on_train_begin(self, net, **kwargs):
-            self.bar_ = tqdm(total=total, desc="sk-ieg clean", unit="epoch", disable=not enabled,
-                             file=sys.stderr, leave=False)
-
-        def on_epoch_end(self, net, **kwargs):
-            row = net.history[-1]
-            self.bar_.set_postfix({k: f"{row[k]:.3f}" for k in ("train_loss", "relabeled")
-                                   if k in row})
-            self.bar_.update(1)
-
-        def on_train_end(self, net, **kwargs):
-            self.bar_.close()
-
-    return _EpochBar()
-
-
 def _fit_ieg(X, y, mask, args):
+    from sk_ieg.bench import EpochProgress
     from sk_ieg.estimator import IEGClassifier
 
     params = dict(max_epochs=args.max_epochs, random_state=args.seed, verbose=0)
     params.update(args.ieg_params)
-    params["callbacks"] = [("progress", _progress_callback(params["max_epochs"],
-                                                          not args.no_progress))]
+    params["callbacks"] = [] if args.no_progress else [
+        ("progress", EpochProgress("sk-ieg clean", keys=("train_loss", "relabeled")))]
     try:
         clf = IEGClassifier(**params)
     except TypeError as exc:
@@ -389,8 +358,48 @@ def _summary(given, issues, mask, label: str) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class _Input:
+    """What ``sk-ieg clean`` read: features, labels, the trusted mask and the rows to copy."""
+
+    X: np.ndarray
+    y: np.ndarray
+    mask: np.ndarray | None
+    label: str
+    trusted: str | None
+    frame: object  #: the rows to write (a DataFrame), or None for .npz to .npz
+    arrays: dict | None  #: the arrays of an .npz input
+    clash: list  #: input columns named like an output column
+
+
 def _clean(args) -> str:
     src, dst = Path(args.input), Path(args.out)
+    in_kind, out_kind, out_suffix = _check_request(args, src, dst)
+    if in_kind == "npz":
+        inp = _read_npz_input(src, args, out_kind)
+    else:
+        inp = _read_table_input(src, in_kind, args)
+    if inp.clash:
+        raise CleanError(f"INPUT already has {', '.join(map(repr, inp.clash))} (an earlier "
+                         "output?); rename them or set them aside with --drop")
+    if inp.mask is not None:
+        if not inp.mask.any():
+            raise CleanError(f"trusted column {inp.trusted!r} marks no row as trusted")
+        if inp.mask.all():
+            raise CleanError(f"trusted column {inp.trusted!r} marks every row as trusted: "
+                             "nothing to clean")
+
+    issues = _fit_ieg(inp.X, inp.y, inp.mask, args)
+    if len(issues) != len(inp.y):  # a bug, not bad input: no one-line error
+        raise RuntimeError(f"{len(issues)} label-issue rows for {len(inp.y)} input rows")
+    _write_output(inp, issues, dst, out_kind, out_suffix)
+    return (_summary(inp.y, issues, inp.mask, inp.label) +
+            f"\nwrote {dst} ({len(inp.y)} rows; added {', '.join(OUTPUT_COLUMNS)})")
+
+
+def _check_request(args, src: Path, dst: Path) -> tuple[str, str, str]:
+    """Check the paths and options before reading anything: (input kind, output kind,
+    output suffix)."""
     in_kind, _ = _file_kind(src, "INPUT")
     out_kind, out_suffix = _file_kind(dst, "OUTPUT")
     if not src.is_file():
@@ -409,72 +418,68 @@ def _clean(args) -> str:
         raise CleanError(f"--threads must be >= 1, got {args.threads}")
     if "callbacks" in args.ieg_params:
         raise CleanError("--ieg-params cannot set callbacks")
+    _pandas()
+    return in_kind, out_kind, out_suffix
+
+
+def _read_npz_input(src: Path, args, out_kind: str) -> _Input:
     pd = _pandas()
+    if args.drop:
+        raise CleanError("--drop applies to tables only, not to .npz input")
+    arrays, label, trusted = _load_npz(src, args.label, args.trusted)
+    y = arrays[label]
+    _check_labels(y, label)
+    mask = None if trusted is None else _parse_trusted(arrays[trusted], trusted)
+    X = _images_from_npz(arrays["X"])
+    if X.ndim == 2:
+        X = build_preprocessor(pd.DataFrame(X)).fit_transform(pd.DataFrame(X))
+        X = X.astype(np.float32)
+    out = {k: v for k, v in arrays.items() if v.ndim == 1 and len(v) == len(y)}
+    return _Input(X=X, y=y, mask=mask, label=label, trusted=trusted,
+                  frame=pd.DataFrame(out) if out_kind != "npz" else None, arrays=arrays,
+                  clash=sorted(set(OUTPUT_COLUMNS) & set(arrays)))
 
-    if in_kind == "npz":
-        if args.drop:
-            raise CleanError("--drop applies to tables only, not to .npz input")
-        arrays, label, trusted = _load_npz(src, args.label, args.trusted)
-        y = arrays[label]
-        _check_labels(y, label)
-        mask = None if trusted is None else _parse_trusted(arrays[trusted], trusted)
-        X = _images_from_npz(arrays["X"])
-        if X.ndim == 2:
-            X = build_preprocessor(pd.DataFrame(X)).fit_transform(pd.DataFrame(X))
-            X = X.astype(np.float32)
-        out = {k: v for k, v in arrays.items() if v.ndim == 1 and len(v) == len(y)}
-        clash = sorted(set(OUTPUT_COLUMNS) & set(arrays))
-        frame = pd.DataFrame(out) if out_kind != "npz" else None
-    else:
-        frame = _read_table(src, in_kind)
-        label, trusted = args.label, args.trusted
-        if label is None:
-            raise CleanError("--label is required for tables: name the label column")
-        if len(frame) == 0:
-            raise CleanError(f"INPUT {str(src)!r} has no rows")
-        named = [("label", label)] + ([("trusted", trusted)] if trusted else []) + \
-            [("--drop", c) for c in args.drop]
-        for what, col in named:
-            if col not in frame.columns:
-                raise CleanError(f"{what} column {col!r} is not in INPUT; "
-                                 f"{_columns_hint(col, frame.columns)}")
-        y = frame[label].to_numpy()
-        _check_labels(y, label)
-        mask = None if trusted is None else _parse_trusted(frame[trusted].to_numpy(), trusted)
-        features = [c for c in frame.columns if c not in {label, trusted, *args.drop}]
-        if not features:
-            raise CleanError("no feature columns left once the label, trusted and --drop "
-                             "columns are set aside")
-        clash = sorted(set(OUTPUT_COLUMNS) & set(features))
-        X = build_preprocessor(frame[features]).fit_transform(frame[features])
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        arrays = None
-    if clash:
-        raise CleanError(f"INPUT already has {', '.join(map(repr, clash))} (an earlier "
-                         "output?); rename them or set them aside with --drop")
-    if mask is not None:
-        if not mask.any():
-            raise CleanError(f"trusted column {trusted!r} marks no row as trusted")
-        if mask.all():
-            raise CleanError(f"trusted column {trusted!r} marks every row as trusted: "
-                             "nothing to clean")
 
-    issues = _fit_ieg(X, y, mask, args)
-    if len(issues) != len(y):  # a bug, not bad input: no one-line error
-        raise RuntimeError(f"{len(issues)} label-issue rows for {len(y)} input rows")
+def _read_table_input(src: Path, in_kind: str, args) -> _Input:
+    frame = _read_table(src, in_kind)
+    label, trusted = args.label, args.trusted
+    if label is None:
+        raise CleanError("--label is required for tables: name the label column")
+    if len(frame) == 0:
+        raise CleanError(f"INPUT {str(src)!r} has no rows")
+    named = [("label", label)] + ([("trusted", trusted)] if trusted else []) + \
+        [("--drop", c) for c in args.drop]
+    for what, col in named:
+        if col not in frame.columns:
+            raise CleanError(f"{what} column {col!r} is not in INPUT; "
+                             f"{_columns_hint(col, frame.columns)}")
+    y = frame[label].to_numpy()
+    _check_labels(y, label)
+    mask = None if trusted is None else _parse_trusted(frame[trusted].to_numpy(), trusted)
+    features = [c for c in frame.columns if c not in {label, trusted, *args.drop}]
+    if not features:
+        raise CleanError("no feature columns left once the label, trusted and --drop "
+                         "columns are set aside")
+    clash = sorted(set(OUTPUT_COLUMNS) & set(features))
+    X = build_preprocessor(frame[features]).fit_transform(frame[features])
+    return _Input(X=np.ascontiguousarray(X, dtype=np.float32), y=y, mask=mask, label=label,
+                  trusted=trusted, frame=frame, arrays=None, clash=clash)
+
+
+def _write_output(inp: _Input, issues, dst: Path, out_kind: str, out_suffix: str) -> None:
+    """The input rows plus the label-issues columns, written to ``dst``."""
     added = {c: issues[c].to_numpy() for c in OUTPUT_COLUMNS}
     if out_kind == "npz":
+        arrays = inp.arrays
         if arrays is None:  # a table written as .npz: one array per column
-            arrays = {str(c): frame[c].to_numpy() for c in frame.columns}
+            arrays = {str(c): inp.frame[c].to_numpy() for c in inp.frame.columns}
         payload = {k: _npz_safe(v) for k, v in {**arrays, **added}.items()}
         _write_atomically(dst, out_suffix, lambda p: np.savez_compressed(p, **payload))
     else:
-        result = frame.copy()
+        result = inp.frame.copy()
         for c, v in added.items():
             result[c] = v
         _write_frame(result, dst, out_kind, out_suffix)
-    return (_summary(y, issues, mask, label) +
-            f"\nwrote {dst} ({len(y)} rows; added {', '.join(OUTPUT_COLUMNS)})")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,10 +1,11 @@
 """Benchmarks: IEG against baselines on a data set with injected label noise.
 
-Used by ``sk-ieg bench`` and ``python -m sk_ieg bench``; everything here uses the
-public API only. A run is: split the data (stratified, ``random_state=seed``),
-draw a class-balanced trusted set from the training part before noise, corrupt
-the other training labels, train each method with the same network and budget,
-and score it on the untouched test split.
+Used by ``sk-ieg bench`` and ``python -m sk_ieg bench``; its public names are
+re-exported by :mod:`sk_ieg.bench`, and everything here uses the library's public API
+only. A run is: split the data (stratified, ``random_state=seed``), draw a
+class-balanced trusted set from the training part before noise, corrupt the other
+training labels, train each method with the same network and budget, and score it on
+the untouched test split.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import math
 import platform
 import re
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,14 +32,18 @@ from sk_ieg.estimator import SPEED_SETTING, IEGClassifier
 from sk_ieg.models import MLP, ResNetSmall, SmallCNN
 from sk_ieg.noise import make_noisy_labels, split_trusted
 
-__all__ = ["METHODS", "BenchData", "load_bench_data", "run_method", "run_benchmark",
-           "format_table", "merge_results"]
+__all__ = ["METHODS", "MODELS", "BenchData", "EpochProgress", "RowStatistics", "TestAccuracy",
+           "format_table", "load_bench_data", "matched_epochs", "merge_results", "module_for",
+           "plain_net", "run_benchmark", "run_method"]
 
 #: Methods ``run_method`` knows. All share the network, optimizer and epochs.
 METHODS = ("ieg", "ieg_fast", "l2r", "vanilla", "trusted_only", "clean", "cleanlab")
 #: Networks for ``--model``: ``default`` is what ``IEGClassifier(module=None)`` builds.
 #: ``small_cnn_fc`` is ``SmallCNN(head_units=128)``, a small CNN that can memorise noise.
 MODELS = ("default", "mlp", "small_cnn", "small_cnn_fc", "resnet")
+#: The methods that are an IEGClassifier, and the settings each one fixes.
+_IEG_METHODS = {"ieg": {}, "ieg_fast": SPEED_SETTING,
+                "l2r": dict(relabel=False, mixup=False, consistency_weight=0.0)}
 
 
 @dataclass
@@ -117,7 +123,15 @@ def load_bench_data(dataset: str = "digits", *, noise: str = "uniform", rate: fl
 
 
 class EpochProgress(Callback):
-    """A tqdm bar over epochs with the latest history values (stderr)."""
+    """A tqdm bar over epochs with the latest history values (stderr).
+
+    Parameters
+    ----------
+    desc : str, default=""
+        The bar's label.
+    keys : sequence of str, default=("train_loss", "test_acc")
+        History entries of the last epoch shown beside the bar (when recorded).
+    """
 
     def __init__(self, desc: str = "", keys: Sequence[str] = ("train_loss", "test_acc")):
         self.desc = desc
@@ -126,7 +140,8 @@ class EpochProgress(Callback):
     def on_train_begin(self, net, **kwargs):
         from tqdm.auto import tqdm
 
-        self.bar_ = tqdm(total=net.max_epochs, desc=self.desc, leave=False, unit="epoch")
+        self.bar_ = tqdm(total=net.max_epochs, desc=self.desc, leave=False, unit="epoch",
+                         file=sys.stderr)
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
@@ -189,8 +204,17 @@ class RowStatistics(Callback):
             net.history.record(f"weight_{name}", float(self.sums_[g, 2] / n[g]))
 
 
-def _module_for(X: np.ndarray, n_classes: int, model: str = "default"):
-    """(module class, module__* kwargs) of the shared network."""
+def module_for(X: np.ndarray, n_classes: int, model: str = "default"):
+    """(module class, ``module__*`` kwargs) of the network shared by every method.
+
+    Parameters
+    ----------
+    X : ndarray
+        Training rows: images ``(N, C, H, W)`` or tables ``(N, d)``.
+    n_classes : int
+    model : str, default="default"
+        One of :data:`MODELS`; ``"default"`` is ResNetSmall for images, MLP otherwise.
+    """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
     if model == "default":
@@ -215,14 +239,17 @@ def _cleaning_scores(corrected: np.ndarray, data: BenchData) -> dict:
                 cleaning_recall=float(tp / max(mislabeled.sum(), 1)))
 
 
-def _matched_epochs(ieg_epochs: int, n_noisy: int, n_rows: int, batch_size: int) -> int:
+def matched_epochs(ieg_epochs: int, n_noisy: int, n_rows: int, batch_size: int) -> int:
     """Epochs over ``n_rows`` rows with as many gradient steps as IEG's epochs over
     ``n_noisy`` noisy rows (the budget of every skorch baseline)."""
     steps = ieg_epochs * math.ceil(n_noisy / batch_size)
     return max(1, round(steps / math.ceil(n_rows / batch_size)))
 
 
-def _skorch_net(module, module_kw, *, epochs, batch_size, seed, callbacks, device="cpu"):
+def plain_net(module, module_kw, *, epochs, batch_size, seed, callbacks, device="cpu"):
+    """skorch's ``NeuralNetClassifier`` with the settings of every baseline: SGD (lr 0.1,
+    momentum 0.9, weight decay 5e-4), cosine learning-rate decay over ``epochs``, batches
+    shuffled from ``seed``, no validation split."""
     return NeuralNetClassifier(
         module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.1,
         optimizer__momentum=0.9, optimizer__weight_decay=5e-4, batch_size=batch_size,
@@ -259,67 +286,18 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
     callbacks = [("test_acc", test_acc)]
     if progress:
         callbacks.append(("progress", EpochProgress(f"{method} seed={seed}")))
-    module, module_kw = _module_for(data.X, data.n_classes, model)
+    module, module_kw = module_for(data.X, data.n_classes, model)
+    net = dict(module=module, module_kw=module_kw, max_epochs=max_epochs,
+               batch_size=batch_size, seed=seed, device=device)
     start = time.perf_counter()
     record: dict = dict(method=method, seed=seed, model=model)
-    if method in ("ieg", "ieg_fast", "l2r"):
-        params = {"ieg_fast": SPEED_SETTING,
-                  "l2r": dict(relabel=False, mixup=False, consistency_weight=0.0)}.get(method, {})
-        params = {**(ieg_params or {}), **params}  # the method's own settings win
-        if data.X.ndim == 4:
-            params.setdefault("hflip", False)
-        record["ieg_params"] = dict(params)
-        if model != "default":
-            params = {"module": module, **module_kw, **params}
+    if method in _IEG_METHODS:
         if track_rows:
             callbacks.append(("row_stats", RowStatistics(data.y != data.y_true)))
-        clf = IEGClassifier(max_epochs=max_epochs, batch_size=batch_size, random_state=seed,
-                            verbose=0, device=device, callbacks=callbacks, **params)
-        clf.fit(data.X, data.y, X_trusted=data.X_trusted, y_trusted=data.y_trusted)
-        mislabeled = data.y != data.y_true
-        if clf.relabel:  # l2r never relabels: no cleaning scores to report
-            record.update(_cleaning_scores(clf.corrected_labels_, data))
-        record.update(mean_weight_clean=float(clf.sample_weights_[~mislabeled].mean()),
-                      mean_weight_mislabeled=float(clf.sample_weights_[mislabeled].mean())
-                      if mislabeled.any() else None)
-        history = clf.history
+        clf, history = _fit_ieg_method(method, data, record, callbacks, net,
+                                       ieg_params=ieg_params, model=model)
     else:
-        if method in ("vanilla", "cleanlab"):
-            X = np.concatenate([data.X, data.X_trusted])
-            y = np.concatenate([data.y, data.y_trusted])
-        elif method == "clean":
-            X = np.concatenate([data.X, data.X_trusted])
-            y = np.concatenate([data.y_true, data.y_trusted])
-        else:
-            X, y = data.X_trusted, data.y_trusted
-        epochs = _matched_epochs(max_epochs, len(data.X), len(X), batch_size)
-        # About as many test evaluations as IEG's: trusted_only runs ~N/B_p times the
-        # epochs, and scoring the test set after each of them would cost more than training.
-        test_acc.every = test_every * max(1, round(epochs / max_epochs))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            if method == "cleanlab":
-                try:
-                    from cleanlab.classification import CleanLearning
-                except ImportError as exc:
-                    raise ImportError("the cleanlab baseline needs the optional package "
-                                      "cleanlab: pip install 'sk-ieg[cleanlab]'") from exc
-                net = _skorch_net(module, module_kw, epochs=epochs, batch_size=batch_size,
-                                  seed=seed, callbacks=[], device=device)
-                clf = CleanLearning(net, seed=seed, verbose=False)
-                clf.fit(X, y)
-                issues = clf.get_label_issues()
-                corrected = np.where(issues["is_label_issue"], issues["predicted_label"],
-                                     issues["given_label"])[: len(data.X)]
-                record.update(_cleaning_scores(np.asarray(corrected), data))
-                history = [dict(epoch=epochs, test_acc=float(
-                    np.mean(clf.predict(data.X_test) == data.y_test)))]
-            else:
-                clf = _skorch_net(module, module_kw, epochs=epochs, batch_size=batch_size,
-                                  seed=seed, callbacks=callbacks, device=device)
-                clf.fit(X, y)
-                history = clf.history
-        record["epochs"] = epochs
+        clf, history = _fit_baseline(method, data, record, callbacks, net, test_acc)
     record["fit_seconds"] = time.perf_counter() - start
     record["test_accuracy"] = float(np.mean(clf.predict(data.X_test) == data.y_test))
     record["test_accuracy_per_epoch"] = [
@@ -330,6 +308,84 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
         if key in last:
             record[f"{key}_per_epoch"] = [r.get(key) for r in history]
     return record
+
+
+def _fit_ieg_method(method, data: BenchData, record: dict, callbacks, net: dict, *,
+                    ieg_params, model):
+    """Fit an IEG-family method; adds its parameters and weight figures to ``record``.
+    Returns (estimator, history)."""
+    params = {**(ieg_params or {}), **_IEG_METHODS[method]}  # the method's own settings win
+    if data.X.ndim == 4:
+        params.setdefault("hflip", False)
+    record["ieg_params"] = dict(params)
+    if model != "default":
+        params = {"module": net["module"], **net["module_kw"], **params}
+    clf = IEGClassifier(max_epochs=net["max_epochs"], batch_size=net["batch_size"],
+                        random_state=net["seed"], verbose=0, device=net["device"],
+                        callbacks=callbacks, **params)
+    clf.fit(data.X, data.y, X_trusted=data.X_trusted, y_trusted=data.y_trusted)
+    mislabeled = data.y != data.y_true
+    if clf.relabel:  # l2r never relabels: no cleaning scores to report
+        record.update(_cleaning_scores(clf.corrected_labels_, data))
+    record.update(mean_weight_clean=float(clf.sample_weights_[~mislabeled].mean()),
+                  mean_weight_mislabeled=float(clf.sample_weights_[mislabeled].mean())
+                  if mislabeled.any() else None)
+    return clf, clf.history
+
+
+def _baseline_rows(method: str, data: BenchData):
+    """The (X, y) a skorch baseline trains on."""
+    if method in ("vanilla", "cleanlab"):
+        return (np.concatenate([data.X, data.X_trusted]),
+                np.concatenate([data.y, data.y_trusted]))
+    if method == "clean":
+        return (np.concatenate([data.X, data.X_trusted]),
+                np.concatenate([data.y_true, data.y_trusted]))
+    return data.X_trusted, data.y_trusted
+
+
+def _fit_baseline(method, data: BenchData, record: dict, callbacks, net: dict,
+                  test_acc: TestAccuracy):
+    """Fit a skorch baseline for IEG's number of gradient steps; adds ``epochs`` (and
+    cleanlab's cleaning scores) to ``record``. Returns (estimator, history)."""
+    X, y = _baseline_rows(method, data)
+    max_epochs, seed = net["max_epochs"], net["seed"]
+    epochs = matched_epochs(max_epochs, len(data.X), len(X), net["batch_size"])
+    # About as many test evaluations as IEG's: trusted_only runs ~N/B_p times the
+    # epochs, and scoring the test set after each of them would cost more than training.
+    test_acc.every = test_acc.every * max(1, round(epochs / max_epochs))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        clf = plain_net(net["module"], net["module_kw"], epochs=epochs,
+                        batch_size=net["batch_size"], seed=seed,
+                        callbacks=[] if method == "cleanlab" else callbacks,
+                        device=net["device"])
+        if method == "cleanlab":
+            clf, history = _fit_cleanlab(clf, X, y, data, record, epochs, seed)
+        else:
+            clf.fit(X, y)
+            history = clf.history
+    record["epochs"] = epochs
+    return clf, history
+
+
+def _fit_cleanlab(net, X, y, data: BenchData, record: dict, epochs: int, seed: int):
+    """cleanlab's ``CleanLearning`` around ``net``; adds its cleaning scores to ``record``.
+    Returns (estimator, a one-row history with the final test accuracy)."""
+    try:
+        from cleanlab.classification import CleanLearning
+    except ImportError as exc:
+        raise ImportError("the cleanlab baseline needs the optional package "
+                          "cleanlab: pip install 'sk-ieg[cleanlab]'") from exc
+    clf = CleanLearning(net, seed=seed, verbose=False)
+    clf.fit(X, y)
+    issues = clf.get_label_issues()
+    corrected = np.where(issues["is_label_issue"], issues["predicted_label"],
+                         issues["given_label"])[: len(data.X)]
+    record.update(_cleaning_scores(np.asarray(corrected), data))
+    history = [dict(epoch=epochs, test_acc=float(
+        np.mean(clf.predict(data.X_test) == data.y_test)))]
+    return clf, history
 
 
 def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
@@ -402,7 +458,7 @@ def _write_results(results: dict, out, *, plots: bool, log) -> dict:
         (out / "results.md").write_text(table + "\n")
         if plots:
             try:
-                from sk_ieg.plots import plot_accuracy, plot_meta_statistics
+                from sk_ieg.bench.plots import plot_accuracy, plot_meta_statistics
 
                 plot_accuracy(runs, out / "accuracy.png")
                 plot_meta_statistics(runs, out / "meta_statistics.png")

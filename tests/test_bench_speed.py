@@ -1,11 +1,11 @@
-"""The speed benchmark (``sk_ieg.speed`` and ``sk-ieg bench --speed``) on a tiny run."""
+"""The speed benchmark (``sk_ieg.bench.speed`` and ``sk-ieg bench --speed``) on a tiny run."""
 
 import json
 
 import pytest
 
+from sk_ieg.bench.speed import CONFIGS, default_variants, format_speed_table, run_speed
 from sk_ieg.cli import main
-from sk_ieg.speed import CONFIGS, default_variants, format_speed_table, run_speed
 
 
 def _check_records(res, expected):

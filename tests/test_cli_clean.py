@@ -1,4 +1,4 @@
-"""The ``sk-ieg clean`` command (sk_ieg/clean_cli.py) on tiny files."""
+"""The ``sk-ieg clean`` command (sk_ieg/cli/clean.py) on tiny files."""
 
 import subprocess
 import sys
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from sk_ieg.clean_cli import OUTPUT_COLUMNS, build_preprocessor
 from sk_ieg.cli import main
+from sk_ieg.cli.clean import OUTPUT_COLUMNS, build_preprocessor
 from sk_ieg.noise import make_noisy_labels, split_trusted
 
 pd = pytest.importorskip("pandas")
@@ -121,7 +121,7 @@ def test_clean_npz_images(tmp_path, capsys):
 
 def test_clean_sets_and_restores_threads(csv, tmp_path, capsys, monkeypatch):
     seen = []
-    import sk_ieg.clean_cli as clean_cli
+    import sk_ieg.cli.clean as clean_cli
 
     real = clean_cli._fit_ieg
     monkeypatch.setattr(clean_cli, "_fit_ieg",

@@ -49,9 +49,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sk_ieg.bench import _module_for, _skorch_net, load_bench_data
+from sk_ieg.bench.profiling import time_step_phases
+from sk_ieg.bench.runner import load_bench_data, module_for, plain_net
 from sk_ieg.estimator import SPEED_SETTING, IEGClassifier
-from sk_ieg.profiling import time_step_phases
 from sk_ieg.step import reference_objective
 
 __all__ = ["CONFIGS", "VARIANTS", "default_variants", "run_speed", "format_speed_table"]
@@ -191,8 +191,8 @@ def _make_estimator(route: str | None, params: dict, module, module_kw: dict, *,
                     epochs: int, batch_size: int, seed: int, device: str):
     """A fresh estimator; ``route`` None is the vanilla skorch network."""
     if route is None:  # the same network as the benchmark's baselines
-        return _skorch_net(module, module_kw, epochs=epochs, batch_size=batch_size, seed=seed,
-                           callbacks=[], device=device)
+        return plain_net(module, module_kw, epochs=epochs, batch_size=batch_size, seed=seed,
+                         callbacks=[], device=device)
     cls = _ReferenceIEG if route == "reference" else IEGClassifier
     kwargs = dict(module=module, batch_size=batch_size, max_epochs=epochs, device=device,
                   random_state=seed, verbose=0, **module_kw)
@@ -313,7 +313,7 @@ def _plain(value):
 
 
 def _step_phases(cfg_name, variant, params, ctx, repeats, log) -> tuple[dict | None, str | None]:
-    """``sk_ieg.profiling.time_step_phases`` for one IEG variant, or a note why not."""
+    """``sk_ieg.bench.profiling.time_step_phases`` for one IEG variant, or a note why not."""
     data = ctx["data"]
     try:
         net = _make_estimator("default", params, ctx["module"], ctx["module_kw"], epochs=1,
@@ -377,8 +377,8 @@ def run_speed(configs: str | Sequence[str] = ("cnn", "mlp"), *, dataset: str | N
     seed : int, default=0
         Seed of the noisy split and of every estimator (the same in every repeat).
     step_phases : bool, default=True
-        Also time single training steps with ``sk_ieg.profiling.time_step_phases``
-        when that module exists.
+        Also time single training steps with
+        :func:`sk_ieg.bench.profiling.time_step_phases`.
     step_repeats : int, default=20
         ``repeats`` passed to ``time_step_phases``.
     out : str or Path, optional
@@ -404,14 +404,8 @@ def run_speed(configs: str | Sequence[str] = ("cnn", "mlp"), *, dataset: str | N
     cfgs = _resolve_configs(configs, dataset=dataset, model=model, n_train=n_train,
                             batch_size=batch_size)
     dev = torch.device(device)
-    builtin, notes = default_variants([v for v in variants if v != "vanilla"])
     ieg_params = dict(ieg_params or {})
-    specs: dict[str, tuple[str | None, dict]] = {"vanilla": (None, {})}
-    for name, params in {**builtin, **dict(extra_variants or {})}.items():
-        if name in specs:
-            raise ValueError(f"variant name {name!r} is used twice")
-        route, own = _split_route(params)
-        specs[name] = (route, {**ieg_params, **own})
+    specs, notes = _variant_specs(variants, extra_variants, ieg_params)
     for note in notes:
         log(note)
     env = _environment(dev)
@@ -423,79 +417,117 @@ def run_speed(configs: str | Sequence[str] = ("cnn", "mlp"), *, dataset: str | N
         notes.append("CPU peak memory not measured: needs Linux /proc/self/clear_refs")
 
     for cfg_name, cfg in cfgs.items():
-        data = load_bench_data(cfg["dataset"], noise="uniform", rate=0.4, trusted_per_class=10,
-                               seed=seed, n_train=cfg["n_train"])
-        kind = cfg["model"] or ("small_cnn" if data.X.ndim == 4 else "mlp")
-        module, module_kw = _module_for(data.X, data.n_classes, kind)
-        bs = cfg["batch_size"]
-        # vanilla's rows, joined once outside the measured fits
-        joined = (np.concatenate([data.X, data.X_trusted]),
-                  np.concatenate([data.y, data.y_trusted]))
-        ctx = dict(module=module, module_kw=module_kw, batch_size=bs, seed=seed, device=dev,
-                   data=data, joined=joined)
-        cfg_info = dict(cfg, model=kind, module=module.__name__, n_noisy=len(data.X),
-                        n_trusted=len(data.X_trusted), n_classes=data.n_classes,
-                        input_shape=list(data.X.shape[1:]))
-        log(f"[{cfg_name}] {cfg['dataset']}: {len(data.X)} noisy + {len(data.X_trusted)} trusted "
-            f"rows, {module.__name__}, batch {bs}, device {dev}")
-        recs = {name: dict(config=cfg_name, variant=name, route=route or "vanilla",
-                           params={k: v for k, v in params.items()}, epoch_s=[],
-                           fit_s=[], memory=[]) for name, (route, params) in specs.items()}
-
-        if warmup:
-            for name in specs:
-                durs, _, _, _, _ = _one_fit(specs[name], ctx, 1, None)
-                recs[name]["warmup_epoch_s"] = durs[0]
-                log(f"[{cfg_name}] warm-up {name}: {durs[0]:.3f} s/epoch")
-        for r in range(repeats):
-            for name in specs:
-                durs, wall, mem, rows, steps = _one_fit(specs[name], ctx, epochs_per_repeat, meter)
-                rec = recs[name]
-                rec["epoch_s"].extend(durs)
-                rec["fit_s"].append(wall)
-                rec["memory"].append(mem)
-                rec.update(rows_per_epoch=rows, steps_per_epoch=steps)
-                mem_txt = (f", peak +{mem[mem_key]:.1f} MiB" if mem.get(mem_key) is not None
-                           else "")
-                log(f"[{cfg_name}] repeat {r + 1}/{repeats} {name}: "
-                    f"{statistics.median(durs):.3f} s/epoch over {len(durs)} epoch(s), "
-                    f"fit {wall:.2f} s{mem_txt}")
-        base = recs["vanilla"]
-        base_t = _median(base["epoch_s"])
-        base_m = _median([m.get(mem_key) for m in base["memory"]])
-        for rec in recs.values():
-            rec["median_epoch_s"] = _median(rec["epoch_s"])
-            rec["min_epoch_s"] = float(min(rec["epoch_s"]))
-            rec["max_epoch_s"] = float(max(rec["epoch_s"]))
-            rec["median_step_s"] = rec["median_epoch_s"] / max(rec["steps_per_epoch"], 1)
-            rec["ratio_to_vanilla"] = _ratio(rec["median_epoch_s"], base_t)
-            rec["step_ratio_to_vanilla"] = _ratio(
-                rec["median_step_s"], base_t / max(base["steps_per_epoch"], 1))
-            for key in ("cuda_peak_mib", "rss_peak_growth_mib"):
-                vals = [m.get(key) for m in rec["memory"]]
-                if any(v is not None for v in vals):
-                    rec[f"median_{key}"] = _median(vals)
-            rec["peak_memory_mib"] = _median([m.get(mem_key) for m in rec["memory"]])
-            rec["memory_ratio_to_vanilla"] = _ratio(rec["peak_memory_mib"], base_m)
-            rec["config_info"] = cfg_info
-            results.append(rec)
+        ctx, cfg_info = _config_context(cfg_name, cfg, seed, dev, log)
+        recs = _time_variants(cfg_name, specs, ctx, meter, mem_key, repeats=repeats,
+                              epochs_per_repeat=epochs_per_repeat, warmup=warmup, log=log)
+        results += _summarise(recs, mem_key, cfg_info)
         if step_phases:
-            for name, (route, params) in specs.items():
-                if route != "default":
-                    continue
-                phases, note = _step_phases(cfg_name, name, params, ctx, step_repeats, log)
-                if phases is not None:
-                    phases_all.setdefault(cfg_name, {})[name] = phases
-                elif note not in notes:
-                    notes.append(note)
-                    log(note)
-        del data, joined, ctx
+            _add_step_phases(cfg_name, specs, ctx, step_repeats, phases_all, notes, log)
+        del ctx  # the data set, before the next configuration loads its own
         result = _result(env, cfgs, dev, repeats, epochs_per_repeat, warmup, seed, ieg_params,
                          specs, mem_key, notes, results, phases_all,
                          complete=cfg_name == list(cfgs)[-1])
         if out is not None:  # after every configuration, so a later failure keeps the rest
             _write(result, out)
     return result
+
+
+def _variant_specs(variants, extra_variants, ieg_params: dict):
+    """``{name: (route, params)}`` of every variant (vanilla first, route None) and the
+    notes about them; ``ieg_params`` go to every IEG variant, under its own parameters."""
+    builtin, notes = default_variants([v for v in variants if v != "vanilla"])
+    specs: dict[str, tuple[str | None, dict]] = {"vanilla": (None, {})}
+    for name, params in {**builtin, **dict(extra_variants or {})}.items():
+        if name in specs:
+            raise ValueError(f"variant name {name!r} is used twice")
+        route, own = _split_route(params)
+        specs[name] = (route, {**ieg_params, **own})
+    return specs, notes
+
+
+def _config_context(cfg_name: str, cfg: dict, seed: int, dev: torch.device, log):
+    """Load one configuration's split and network: (context of the fits, config info)."""
+    data = load_bench_data(cfg["dataset"], noise="uniform", rate=0.4, trusted_per_class=10,
+                           seed=seed, n_train=cfg["n_train"])
+    kind = cfg["model"] or ("small_cnn" if data.X.ndim == 4 else "mlp")
+    module, module_kw = module_for(data.X, data.n_classes, kind)
+    bs = cfg["batch_size"]
+    # vanilla's rows, joined once outside the measured fits
+    joined = (np.concatenate([data.X, data.X_trusted]),
+              np.concatenate([data.y, data.y_trusted]))
+    ctx = dict(module=module, module_kw=module_kw, batch_size=bs, seed=seed, device=dev,
+               data=data, joined=joined)
+    cfg_info = dict(cfg, model=kind, module=module.__name__, n_noisy=len(data.X),
+                    n_trusted=len(data.X_trusted), n_classes=data.n_classes,
+                    input_shape=list(data.X.shape[1:]))
+    log(f"[{cfg_name}] {cfg['dataset']}: {len(data.X)} noisy + {len(data.X_trusted)} trusted "
+        f"rows, {module.__name__}, batch {bs}, device {dev}")
+    return ctx, cfg_info
+
+
+def _time_variants(cfg_name, specs, ctx, meter, mem_key, *, repeats, epochs_per_repeat,
+                   warmup, log) -> dict[str, dict]:
+    """The warm-up fits, then ``repeats`` rounds of timed fits of every variant in turn;
+    one record per variant with the raw times and memory."""
+    recs = {name: dict(config=cfg_name, variant=name, route=route or "vanilla",
+                       params=dict(params), epoch_s=[], fit_s=[], memory=[])
+            for name, (route, params) in specs.items()}
+    if warmup:
+        for name in specs:
+            durs, _, _, _, _ = _one_fit(specs[name], ctx, 1, None)
+            recs[name]["warmup_epoch_s"] = durs[0]
+            log(f"[{cfg_name}] warm-up {name}: {durs[0]:.3f} s/epoch")
+    for r in range(repeats):
+        for name in specs:
+            durs, wall, mem, rows, steps = _one_fit(specs[name], ctx, epochs_per_repeat, meter)
+            rec = recs[name]
+            rec["epoch_s"].extend(durs)
+            rec["fit_s"].append(wall)
+            rec["memory"].append(mem)
+            rec.update(rows_per_epoch=rows, steps_per_epoch=steps)
+            mem_txt = (f", peak +{mem[mem_key]:.1f} MiB" if mem.get(mem_key) is not None
+                       else "")
+            log(f"[{cfg_name}] repeat {r + 1}/{repeats} {name}: "
+                f"{statistics.median(durs):.3f} s/epoch over {len(durs)} epoch(s), "
+                f"fit {wall:.2f} s{mem_txt}")
+    return recs
+
+
+def _summarise(recs: dict[str, dict], mem_key: str, cfg_info: dict) -> list[dict]:
+    """The records with their medians and ratios to vanilla added."""
+    base = recs["vanilla"]
+    base_t = _median(base["epoch_s"])
+    base_m = _median([m.get(mem_key) for m in base["memory"]])
+    for rec in recs.values():
+        rec["median_epoch_s"] = _median(rec["epoch_s"])
+        rec["min_epoch_s"] = float(min(rec["epoch_s"]))
+        rec["max_epoch_s"] = float(max(rec["epoch_s"]))
+        rec["median_step_s"] = rec["median_epoch_s"] / max(rec["steps_per_epoch"], 1)
+        rec["ratio_to_vanilla"] = _ratio(rec["median_epoch_s"], base_t)
+        rec["step_ratio_to_vanilla"] = _ratio(
+            rec["median_step_s"], base_t / max(base["steps_per_epoch"], 1))
+        for key in ("cuda_peak_mib", "rss_peak_growth_mib"):
+            vals = [m.get(key) for m in rec["memory"]]
+            if any(v is not None for v in vals):
+                rec[f"median_{key}"] = _median(vals)
+        rec["peak_memory_mib"] = _median([m.get(mem_key) for m in rec["memory"]])
+        rec["memory_ratio_to_vanilla"] = _ratio(rec["peak_memory_mib"], base_m)
+        rec["config_info"] = cfg_info
+    return list(recs.values())
+
+
+def _add_step_phases(cfg_name, specs, ctx, step_repeats, phases_all, notes, log) -> None:
+    """Single-step timings of the IEG variants on the default route into ``phases_all``;
+    a note for each one that could not be timed."""
+    for name, (route, params) in specs.items():
+        if route != "default":
+            continue
+        phases, note = _step_phases(cfg_name, name, params, ctx, step_repeats, log)
+        if phases is not None:
+            phases_all.setdefault(cfg_name, {})[name] = phases
+        elif note not in notes:
+            notes.append(note)
+            log(note)
 
 
 def _result(env, cfgs, dev, repeats, epochs_per_repeat, warmup, seed, ieg_params, specs,

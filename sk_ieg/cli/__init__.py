@@ -1,12 +1,16 @@
-"""Command line: ``sk-ieg bench ...`` and ``sk-ieg clean ...`` (also ``python -m sk_ieg ...``)."""
+"""Command line: ``sk-ieg bench ...`` and ``sk-ieg clean ...`` (also ``python -m sk_ieg ...``).
+
+The ``bench`` subcommand is parsed here and runs :mod:`sk_ieg.bench`; the ``clean``
+subcommand lives in :mod:`sk_ieg.cli.clean`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from sk_ieg.clean_cli import add_clean_parser, run_clean
+from sk_ieg.cli.clean import add_clean_parser, run_clean
+from sk_ieg.cli.options import add_ieg_params_argument, add_threads_argument, json_object
 
 __all__ = ["main"]
 
@@ -24,12 +28,9 @@ def _variant(text: str) -> tuple[str, dict]:
     if not sep or not name.strip():
         raise argparse.ArgumentTypeError(f"expected NAME=JSON, got {text!r}")
     try:
-        value = json.loads(params)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"{name}: invalid JSON ({exc})") from exc
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"{name}: expected a JSON object, got {params!r}")
-    return name.strip(), value
+        return name.strip(), json_object(params)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{name}: {exc}") from exc
 
 
 def _bench_parser(sub) -> None:
@@ -61,15 +62,12 @@ def _bench_parser(sub) -> None:
                    "the model of each --config)")
     p.add_argument("--n-train", type=int, default=None,
                    help="sub-sample the training part to this many rows")
-    p.add_argument("--ieg-params", type=json.loads, default=None,
-                   help='extra IEGClassifier parameters as JSON, e.g. \'{"mixup": false}\'')
+    add_ieg_params_argument(p, '\'{"mixup": false}\'')
     p.add_argument("--tag", default=None,
                    help="rename the IEG runs (ieg, ieg_fast, l2r) to <method>_<tag>, e.g. "
                    "ieg_cv for --ieg-params chosen by trusted CV, so that --merge can put "
                    "them in one table with runs of other IEG parameters")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch intra-op threads (default 1: small models on shared cores "
-                   "slow down badly with more)")
+    add_threads_argument(p)
     p.add_argument("--device", default="auto",
                    help="torch device of every network: cpu, cuda, cuda:1, ... or auto "
                    "(cuda when available, else cpu; default)")
@@ -79,6 +77,11 @@ def _bench_parser(sub) -> None:
     p.add_argument("--merge", default=None, metavar="DIR[,DIR...]",
                    help="train nothing: merge the results.json of these folders (runs split "
                    "across processes or machines) into --out, with its table and plots")
+    _speed_arguments(p)
+
+
+def _speed_arguments(p) -> None:
+    """The options of ``sk-ieg bench --speed`` (an argument group of the bench parser)."""
     g = p.add_argument_group(
         "speed mode", "sk-ieg bench --speed: median epoch time and peak memory of IEG variants "
         "(ieg, ieg_fast, ieg_reference) and skorch's NeuralNetClassifier (vanilla) with the "
@@ -109,7 +112,7 @@ def _bench_parser(sub) -> None:
     g.add_argument("--no-warmup", action="store_true",
                    help="skip the untimed warm-up fit of each variant")
     g.add_argument("--no-step-phases", action="store_true",
-                   help="skip the single-step timings (sk_ieg.profiling)")
+                   help="skip the single-step timings (sk_ieg.bench.profiling)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,51 +123,43 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "clean":
         return run_clean(args)
-    if args.command == "bench" and args.speed:
+    if args.speed:
         return _run_speed(args)
-    if args.command == "bench":
-        import torch
+    return _run_bench(parser, args)
 
-        from sk_ieg.bench import METHODS, merge_results, run_benchmark
 
-        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-        unknown = sorted(set(methods) - set(METHODS))
-        if unknown:
-            parser.error(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
-        torch.set_num_threads(args.threads)
-        device = args.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        out = args.out or "bench-out"
-        try:
-            if args.merge:
-                res = merge_results([d for d in args.merge.split(",") if d], out)
-            else:
-                res = run_benchmark(dataset=args.dataset or "digits", noise=args.noise,
-                                    rates=args.rate, trusted_per_class=args.trusted_per_class,
-                                    methods=methods, seeds=args.seeds,
-                                    max_epochs=args.max_epochs, n_train=args.n_train, out=out,
-                                    progress=not args.no_progress, ieg_params=args.ieg_params,
-                                    model=args.model or "default", device=device,
-                                    tag=args.tag)
-        except (ValueError, FileNotFoundError, ImportError) as exc:
-            print(f"sk-ieg bench: error: {exc}", file=sys.stderr)
-            return 2
-        print()
-        print(res["table"])
-        print(f"\nwrote results.json, results.md and plots to {out}/")
-    return 0
+def _run_bench(parser, args) -> int:
+    """``sk-ieg bench`` (accuracy benchmark or ``--merge``)."""
+    from sk_ieg.bench import METHODS, merge_results, run_benchmark
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        parser.error(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+    device = _torch_setup(args)
+    out = args.out or "bench-out"
+    try:
+        if args.merge:
+            res = merge_results([d for d in args.merge.split(",") if d], out)
+        else:
+            res = run_benchmark(dataset=args.dataset or "digits", noise=args.noise,
+                                rates=args.rate, trusted_per_class=args.trusted_per_class,
+                                methods=methods, seeds=args.seeds,
+                                max_epochs=args.max_epochs, n_train=args.n_train, out=out,
+                                progress=not args.no_progress, ieg_params=args.ieg_params,
+                                model=args.model or "default", device=device,
+                                tag=args.tag)
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        return _error("sk-ieg bench", str(exc))
+    return _report(res["table"], f"results.json, results.md and plots to {out}/")
 
 
 def _run_speed(args) -> int:
     """``sk-ieg bench --speed``."""
-    import torch
-
-    from sk_ieg.speed import CONFIGS, run_speed
+    from sk_ieg.bench.speed import CONFIGS, run_speed
 
     def fail(msg: str) -> int:
-        print(f"sk-ieg bench --speed: error: {msg}", file=sys.stderr)
-        return 2
+        return _error("sk-ieg bench --speed", msg)
 
     if args.config is not None:
         configs = [c.strip() for c in args.config.split(",") if c.strip()]
@@ -175,10 +170,7 @@ def _run_speed(args) -> int:
         return fail(f"unknown config(s) {unknown or [args.config]}; choose from {list(CONFIGS)}")
     if args.repeats < 1 or args.epochs_per_repeat < 1:
         return fail("--repeats and --epochs-per-repeat must be >= 1")
-    torch.set_num_threads(args.threads)
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = _torch_setup(args)
     out = args.out or "bench-out/speed"
     extra = dict(args.variant)
     if len(extra) != len(args.variant):
@@ -194,10 +186,31 @@ def _run_speed(args) -> int:
                         log=None if args.no_progress else _progress)
     except (ValueError, FileNotFoundError, ImportError, TypeError) as exc:
         return fail(str(exc))
+    return _report(res["table"], f"speed.json and speed.md to {out}/")
+
+
+def _error(command: str, msg: str) -> int:
+    """``<command>: error: <msg>`` on stderr; exit status 2."""
+    print(f"{command}: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _report(table: str, wrote: str) -> int:
+    """The result table and what was written where, on stdout; exit status 0."""
     print()
-    print(res["table"])
-    print(f"\nwrote speed.json and speed.md to {out}/")
+    print(table)
+    print(f"\nwrote {wrote}")
     return 0
+
+
+def _torch_setup(args) -> str:
+    """Set torch's threads from ``--threads``; the device of ``--device`` ("auto" resolved)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return args.device
 
 
 def _progress(msg: str) -> None:
