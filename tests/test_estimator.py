@@ -210,10 +210,12 @@ def test_missing_trusted_set_warns_and_bad_params_raise(noisy_digits):
     with pytest.warns(UserWarning, match="no trusted rows were given"):
         clf = IEGClassifier(max_epochs=1, verbose=0, random_state=0).fit(d["X"], d["y"])
     assert clf.sample_weights_.shape == d["y"].shape and len(clf.probe_indices_) == 100
-    with pytest.raises(ValueError, match=r"'meta_lr' parameter of IEGClassifier must be a float in the range \(0\.0, inf\)\. Got -1"):
+    with pytest.raises(ValueError, match=r"'meta_lr' parameter of IEGClassifier must be a "
+                                         r"float in the range \(0\.0, inf\)\. Got -1"):
         IEGClassifier(meta_lr=-1, verbose=0).fit(d["X"], d["y"], X_trusted=d["X_trusted"],
                                                  y_trusted=d["y_trusted"])
-    with pytest.raises(ValueError, match=r"'meta_gradient' parameter of IEGClassifier must be a str among \{'jvp'"):
+    with pytest.raises(ValueError,
+                       match=r"'meta_gradient' parameter of IEGClassifier must be a str among"):
         IEGClassifier(meta_gradient="hvp", verbose=0).fit(
             d["X"], d["y"], X_trusted=d["X_trusted"], y_trusted=d["y_trusted"])
 
