@@ -13,9 +13,11 @@ from __future__ import annotations
 import inspect
 import math
 import re
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
@@ -28,7 +30,7 @@ from sk_ieg.augment import POLICIES
 from sk_ieg.meta import META_GRADIENT_METHODS
 from sk_ieg.step import META_SCOPES
 
-__all__ = ["PARAMETERS", "check_X", "check_trusted_mask", "check_y", "document_types",
+__all__ = ["PARAMETERS", "FittedRows", "check_X", "check_trusted_mask", "check_y", "document_types",
            "validate_params"]
 
 
@@ -63,7 +65,7 @@ def _real(low, high=None, closed="both"):
 PARAMETERS: dict[str, list] = {
     "lr": [_real(0)],
     "max_epochs": [_int(1)],
-    "batch_size": [_int(1)],
+    "batch_size": [_int(2)],
     "n_views": [_int(1)],
     "temperature": [_real(0, closed="neither")],
     "given_label_weight": [_real(0, 1)],
@@ -86,7 +88,7 @@ PARAMETERS: dict[str, list] = {
     "weak_jitter": [_real(0)],
     "strong_jitter": [_real(0)],
     "strong_mask_prob": [_real(0, 1)],
-    "probe_batch_size": [_int(1), None],
+    "probe_batch_size": [_int(2), None],
     "lr_schedule": [_choice("cosine_restarts", "constant")],
     "first_cycle_epochs": [_real(0, closed="neither")],
     "ema_decay": [_real(0, 1, closed="left"), None],
@@ -167,23 +169,50 @@ def check_trusted_mask(trusted, n: int, *, owner: str | None = None) -> np.ndarr
     return mask
 
 
-def check_X(estimator, X, *, reset: bool, shape: tuple | None = None,
-            what: str = "X") -> np.ndarray:
-    """Rows as a finite float32 array (``validate_data``), 2-D or 4-D for the
-    default module, with rows of ``shape`` when given."""
-    try:
-        X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype=np.float32,
-                          ensure_all_finite=True, ensure_min_samples=1)
-    except ValueError as exc:
-        raise ValueError(f"{what}: {exc}") from exc
+class FittedRows(BaseEstimator):
+    """Stands in for an estimator while a new ``X`` is validated: ``validate_data``
+    records ``n_features_in_`` and ``feature_names_in_`` here, so the estimator itself
+    changes only once everything is validated."""
+
+
+def _reworded(text: str, what: str, name: str) -> str:
+    text = text.replace(FittedRows.__name__, name)
+    return f"{what}{text[1:]}" if text.startswith("X ") and what != "X" else text
+
+
+def _check_row_shape(got: tuple, shape: tuple, what: str, name: str) -> None:
+    # A differing feature count of tabular rows gets validate_data's own message.
+    if got != shape and not (len(got) == len(shape) == 1):
+        raise ValueError(f"{what} has rows of shape {got}, but {name} was fitted with rows of "
+                         f"shape {shape} ({int(np.prod(shape))} features per row)")
+
+
+def check_X(estimator, X, *, reset: bool = False, shape: tuple | None = None,
+            what: str = "X", rows: FittedRows | None = None) -> np.ndarray:
+    """Rows as a finite float32 array, 2-D or 4-D for the default module, with rows of
+    ``shape`` when given; messages name ``what`` and ``estimator``. ``validate_data``
+    runs on ``rows`` (a :class:`FittedRows`, where ``reset=True`` records the feature
+    count and names) or, without it, on the fitted ``estimator`` itself."""
+    name = type(estimator).__name__
+    if shape is not None and len(getattr(X, "shape", ())) >= 2:  # arrays, frames: before
+        _check_row_shape(tuple(X.shape[1:]), tuple(shape), what, name)  # the feature count
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            X = validate_data(estimator if rows is None else rows, X, reset=reset,
+                              allow_nd=True, dtype=np.float32, ensure_all_finite=True,
+                              ensure_min_samples=1)
+        except ValueError as exc:
+            raise ValueError(f"{what}: {_reworded(str(exc), what, name)}") from exc
+    for w in caught:  # feature-name warnings name the argument they are about
+        warnings.warn(_reworded(str(w.message), what, name), w.category, stacklevel=4)
+    if shape is not None:
+        _check_row_shape(X.shape[1:], tuple(shape), what, name)
     if not X.flags.writeable:  # torch.from_numpy warns on read-only arrays (memmaps)
         X = X.copy()
     if X.ndim not in (2, 4) and estimator.module is None:
         raise ValueError(f"{what} must be 2-D (n_samples, n_features) or 4-D images "
                          f"(n_samples, C, H, W) for the default module, got shape {X.shape}")
-    if shape is not None and X.shape[1:] != tuple(shape):
-        raise ValueError(f"{what} has rows of shape {X.shape[1:]}, but "
-                         f"{type(estimator).__name__} expects rows of shape {tuple(shape)}")
     return X
 
 
@@ -192,8 +221,7 @@ def check_y(y, n: int, what: str) -> np.ndarray:
     if y is None:
         raise ValueError(f"IEGClassifier requires {what} to be passed, but the target "
                          f"{what} is None")
-    kind = np.asarray(y).dtype.kind
-    y = column_or_1d(np.asarray(y, dtype=object if kind in "OUS" else None), warn=True)
+    y = column_or_1d(np.asarray(y), warn=True)  # the user's dtype: strings stay strings
     if len(y) != n:
         raise ValueError(f"{what} has {len(y)} labels but there are {n} rows")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):

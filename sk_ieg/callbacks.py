@@ -4,6 +4,8 @@
 (before skorch's ``print_log``), under the names in brackets; each can be
 replaced or turned off like any skorch default, e.g. ``callbacks__convergence=None``:
 
+* :class:`FiniteCheck` (``finite_check``): stops a diverging fit at the first
+  non-finite training or probe loss, with a :class:`NonFiniteLossError`.
 * :class:`CosineRestartSchedule` (``lr_schedule``): the learning rate per batch.
   Left out when the user passes a skorch ``LRScheduler``, which then drives the
   rate alone.
@@ -32,11 +34,36 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
+from sk_ieg.data import n_batches
 from sk_ieg.schedule import cosine_restarts
 from sk_ieg.state import RowStats
 
-__all__ = ["ConvergenceCheck", "CosineRestartSchedule", "RecordLR", "RowStatistics",
-           "WeightAverage", "ieg_callbacks"]
+__all__ = ["ConvergenceCheck", "CosineRestartSchedule", "FiniteCheck", "NonFiniteLossError",
+           "RecordLR", "RowStatistics", "WeightAverage", "ieg_callbacks"]
+
+
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """Training diverged: a loss became NaN or infinite (the fit is undone)."""
+
+
+class FiniteCheck(Callback):
+    """Stops training at the first step whose training or probe loss is not finite,
+    with a :class:`NonFiniteLossError` naming the epoch, the step and likely causes
+    (the estimator then undoes the fit: see ``IEGClassifier.fit``)."""
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        for what in ("loss", "probe_loss"):
+            value = kwargs.get(what)
+            if value is not None and not bool(torch.isfinite(value).all()):
+                epoch, step = len(net.history), len(net.history[-1, "batches"])
+                raise NonFiniteLossError(
+                    f"IEG training diverged: the {what.replace('_', ' ')} is "
+                    f"{float(value.detach().reshape(-1)[0])} at epoch {epoch}, step {step}. "
+                    f"Likely causes: lr={net.lr!r} too high for this network, a module whose "
+                    "outputs are not finite, or inputs on a very large scale (standardise X). "
+                    "The estimator is left as it was before this call.")
 
 
 def _optimizer_lr(net) -> float:
@@ -48,12 +75,14 @@ class CosineRestartSchedule(Callback):
     :func:`~sk_ieg.schedule.cosine_restarts` (``"cosine_restarts"``) or times 1
     (``"constant"``), over the steps of this call of ``fit`` / ``partial_fit``.
 
-    The base rates are the optimizer's at the start of the first training call;
-    ``partial_fit`` starts a new schedule from them.
+    The base rates are the optimizer's at the start of the first training call (the
+    estimator's ``lr``, or per-group rates); ``partial_fit`` starts a new schedule from
+    them, scaled by ``lr`` / the first call's ``lr`` after ``set_params(lr=...)``.
     """
 
     def initialize(self):
         self.base_lrs_ = None
+        self.lr_ = None
         self.step_ = 0
         self.steps_per_epoch_ = self.total_steps_ = None
         return self
@@ -61,8 +90,12 @@ class CosineRestartSchedule(Callback):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         if self.base_lrs_ is None:
             self.base_lrs_ = [g["lr"] for g in net.optimizer_.param_groups]
+        elif net.lr != self.lr_:
+            self.base_lrs_ = [b * net.lr / self.lr_ if self.lr_ else net.lr
+                              for b in self.base_lrs_]
+        self.lr_ = net.lr
         self.step_ = 0
-        self.steps_per_epoch_ = math.ceil(len(X) / net.batch_size)
+        self.steps_per_epoch_ = n_batches(len(X), net.batch_size)
         self.total_steps_ = self.steps_per_epoch_ * net.max_epochs
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
@@ -215,6 +248,7 @@ class ConvergenceCheck(Callback):
 def ieg_callbacks(*, schedule: bool = True) -> list:
     """The named default callbacks of :class:`~sk_ieg.IEGClassifier`, in order;
     ``schedule=False`` leaves out the learning-rate schedule."""
-    named = [("lr_schedule", CosineRestartSchedule())] if schedule else []
+    named = [("finite_check", FiniteCheck())]
+    named += [("lr_schedule", CosineRestartSchedule())] if schedule else []
     return named + [("record_lr", RecordLR()), ("weight_average", WeightAverage()),
                     ("row_statistics", RowStatistics()), ("convergence", ConvergenceCheck())]

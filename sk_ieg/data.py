@@ -2,11 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sized
+
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
-__all__ = ["IndexedDataset", "ProbeSampler"]
+__all__ = ["IndexedDataset", "MergeLastBatchSampler", "ProbeSampler", "n_batches"]
+
+
+def n_batches(n: int, batch_size: int) -> int:
+    """Batches of :class:`MergeLastBatchSampler` over ``n`` rows: ``ceil(n / batch_size)``,
+    one fewer when the last batch would hold a single row."""
+    full, rest = divmod(n, batch_size)
+    return full + (rest > 1) + (rest == 1 and full == 0)
+
+
+class MergeLastBatchSampler(Sampler):
+    """Batches of ``batch_size`` indices from ``sampler``, with a last batch of a single
+    row merged into the one before (``batch_size + 1`` rows).
+
+    Training in batches of one row fails with BatchNorm ("Expected more than 1 value per
+    channel"), and one data-set size in every ``batch_size`` would end on such a batch.
+    The indices and their order are those of ``torch.utils.data.BatchSampler``.
+    """
+
+    def __init__(self, sampler: Sampler | Sized, batch_size: int):
+        self.sampler = sampler
+        self.batch_size = int(batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        previous: list[int] | None = None
+        batch: list[int] = []
+        for idx in self.sampler:
+            batch.append(int(idx))
+            if len(batch) == self.batch_size:
+                if previous is not None:
+                    yield previous
+                previous, batch = batch, []
+        if len(batch) == 1 and previous is not None:
+            previous, batch = previous + batch, []
+        if previous is not None:
+            yield previous
+        if batch:
+            yield batch
+
+    def __len__(self) -> int:
+        return n_batches(len(self.sampler), self.batch_size)
 
 
 class IndexedDataset(Dataset):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import pickle
 from functools import partial
 
 import numpy as np
@@ -23,13 +24,15 @@ from skorch.callbacks import LRScheduler
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.func import functional_call
+from torch.utils.data import RandomSampler, SequentialSampler
 
 from sk_ieg import augment
 from sk_ieg._validation import PARAMETERS, check_X, document_types, validate_params
 from sk_ieg.callbacks import ieg_callbacks
-from sk_ieg.data import IndexedDataset
+from sk_ieg.data import IndexedDataset, MergeLastBatchSampler
 from sk_ieg.fitting import (
     TORCH_PROCESS_LOCK,
+    forked_rng,
     prepare_fit,
     warmup_probe_rows,
     warn_missing_classes,
@@ -93,7 +96,15 @@ def optimizer_state(optimizer: torch.optim.Optimizer, module: torch.nn.Module):
 def _view_function(est, stats: ViewStats, generator: torch.Generator):
     """``make_view(x, strong)`` for the estimator's view settings."""
     if stats.kind == "callable":
-        return lambda x, strong: est.augmentation(x, strong=strong, generator=generator)
+        def view(x, strong):
+            out = est.augmentation(x, strong=strong, generator=generator)
+            if not torch.is_tensor(out) or out.shape != x.shape:
+                got = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+                raise ValueError(f"augmentation: the callable returned {got} for a batch of "
+                                 f"shape {tuple(x.shape)}; it must return a tensor of the "
+                                 "batch's shape")
+            return out
+        return view
     if stats.kind == "none":
         return lambda x, strong: x
     if stats.kind == "tabular":
@@ -119,11 +130,16 @@ def _view_function(est, stats: ViewStats, generator: torch.Generator):
 def _augmentation_kind(augmentation, X) -> str:
     if callable(augmentation):
         return "callable"
+    kind = augmentation
     if augmentation == "auto":
-        return "image" if X.ndim == 4 else "tabular"
-    if augmentation == "image" and X.ndim != 4:
-        raise ValueError(f"augmentation='image' needs 4-D X (N, C, H, W), got {X.shape}")
-    return augmentation
+        kind = {2: "tabular", 4: "image"}.get(X.ndim)
+    needs = {"tabular": 2, "image": 4}.get(kind)
+    if kind is None or (needs is not None and X.ndim != needs):
+        raise ValueError(
+            f"augmentation={augmentation!r} makes views of 2-D rows (tabular) or 4-D images "
+            f"(N, C, H, W){'' if kind is None else f' (here {needs}-D)'}, but X has shape "
+            f"{X.shape}; pass augmentation='none' or a callable f(x, *, strong, generator)")
+    return kind
 
 
 def _has_lr_scheduler(callbacks) -> bool:
@@ -560,7 +576,34 @@ class IEGClassifier(NeuralNetClassifier):
                              partial=fitted)
 
     def _fit_ieg(self, X, y, X_trusted, y_trusted, trusted, classes, fit_params, *, partial):
-        """Validate everything, then build the run-time state and run skorch's loop."""
+        """Validate everything, then change the estimator; a call that raises leaves the
+        estimator as it was (see :meth:`_backup`)."""
+        restore = self._backup(partial)
+        try:
+            return self._validated_fit(X, y, X_trusted, y_trusted, trusted, classes, fit_params,
+                                       partial)
+        except BaseException:
+            state = restore()
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    def _backup(self, partial):
+        """A way back to the current state. A fresh fit replaces the module, optimizer,
+        history and run-time state by new objects, so a shallow copy suffices; training
+        that goes on from the current weights (``partial_fit``, ``warm_start``, a module
+        instance that skorch reuses) changes them in place, so it keeps a pickle."""
+        shallow = dict(self.__dict__)
+        in_place = partial or self.warm_start or isinstance(self.module, torch.nn.Module)
+        if self.initialized_ and in_place:
+            try:
+                blob = pickle.dumps(self)
+            except Exception:  # unpicklable user callbacks: a best effort
+                return lambda: shallow
+            return lambda: pickle.loads(blob).__dict__
+        return lambda: shallow
+
+    def _validated_fit(self, X, y, X_trusted, y_trusted, trusted, classes, fit_params, partial):
         validate_params(self)
         if fit_params:
             raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
@@ -574,10 +617,15 @@ class IEGClassifier(NeuralNetClassifier):
         if not partial:
             self.input_shape_ = data.input_shape
             self.classes_inferred_ = data.classes
+            self.n_features_in_ = data.features.n_features_in_
+            self.__dict__.pop("feature_names_in_", None)
+            if hasattr(data.features, "feature_names_in_"):
+                self.feature_names_in_ = data.features.feature_names_in_
         self.ieg_state_ = self._make_state(data, kind, self.ieg_state_ if partial else None)
         self.given_labels_ = data.classes[data.rows.align(data.y, data.rows.trusted_labels)]
         if not partial and (not self.warm_start or not self.initialized_):
             self.initialize()
+        self._check_module_output(data.X[:2])
         super().partial_fit(IndexedDataset(torch.from_numpy(data.X), torch.from_numpy(data.y)),
                             data.y)
         if data.probe_indices is None:
@@ -585,6 +633,23 @@ class IEGClassifier(NeuralNetClassifier):
         else:
             self.probe_indices_ = data.probe_indices
         return self
+
+    def _check_module_output(self, X):
+        """The module maps rows to logits of shape (n_rows, n_classes), or a clear error."""
+        module, k = self.module_, len(self.classes_)
+        training = module.training
+        try:
+            with torch.no_grad(), forked_rng(self.device):
+                out = module.eval()(to_tensor(X, device=self.device))
+        except RuntimeError as exc:
+            raise ValueError(f"module: {type(module).__name__} cannot take rows of shape "
+                             f"{X.shape[1:]}: {exc}") from exc
+        finally:
+            module.train(training)
+        if not torch.is_tensor(out) or tuple(out.shape) != (len(X), k):
+            got = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+            raise ValueError(f"module: {type(module).__name__} returned {got} for {len(X)} rows; "
+                             f"IEG needs logits of shape (n_rows, n_classes) = ({len(X)}, {k})")
 
     def _make_state(self, data, kind, previous=None) -> FitState:
         """Run-time state of a fit, or of a partial_fit continuing ``previous``."""
@@ -643,7 +708,9 @@ class IEGClassifier(NeuralNetClassifier):
     def get_iterator(self, dataset, training=False):
         """Loaders that never draw from the global RNG.
 
-        Training batches are shuffled by a generator seeded from ``random_state``.
+        Training batches are shuffled by a generator seeded from ``random_state``; a
+        last batch of a single row is merged into the one before (BatchNorm cannot
+        train on one row).
         A DataLoader without a generator draws its base seed from torch's global
         RNG even when it does not shuffle, so prediction loaders get a private one.
         """
@@ -651,6 +718,14 @@ class IEGClassifier(NeuralNetClassifier):
             kwargs = self.get_params_for("iterator_train")
             kwargs.setdefault("shuffle", True)
             kwargs.setdefault("generator", self.ieg_state_.rng.loader)
+            if not {"sampler", "batch_sampler", "drop_last"} & set(kwargs):
+                # batch_size's batches, a lone last row merged into the batch before
+                sampler = RandomSampler(dataset, generator=kwargs["generator"]) \
+                    if kwargs.pop("shuffle") else SequentialSampler(dataset)
+                size = kwargs.pop("batch_size", self.batch_size)
+                kwargs["batch_sampler"] = MergeLastBatchSampler(
+                    sampler, len(dataset) if size == -1 else size)
+                return self.iterator_train(dataset, **kwargs)
             iterator = self.iterator_train
         else:
             kwargs = self.get_params_for("iterator_valid")
@@ -729,7 +804,7 @@ class IEGClassifier(NeuralNetClassifier):
         ndarray of shape (n_samples, n_classes)
         """
         self.check_is_fitted()
-        return super().predict_proba(check_X(self, X, reset=False, shape=self.input_shape_))
+        return super().predict_proba(check_X(self, X, shape=self.input_shape_))
 
     def predict(self, X):
         """Predicted class labels, in the user's label space.

@@ -7,6 +7,7 @@ sets none: everything about the data is checked before the estimator changes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import warnings
@@ -18,11 +19,11 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from skorch import NeuralNetClassifier
 
-from sk_ieg._validation import check_trusted_mask, check_X, check_y
+from sk_ieg._validation import FittedRows, check_trusted_mask, check_X, check_y
 from sk_ieg.model_selection import select_probe_rows
 from sk_ieg.state import NoisyRows
 
-__all__ = ["TORCH_PROCESS_LOCK", "FitData", "prepare_fit", "warmup_probe_rows",
+__all__ = ["TORCH_PROCESS_LOCK", "FitData", "forked_rng", "prepare_fit", "warmup_probe_rows",
            "warn_missing_classes"]
 
 #: Forward-mode AD levels (the "jvp" meta-gradient) and the global RNG state that
@@ -31,10 +32,23 @@ __all__ = ["TORCH_PROCESS_LOCK", "FitData", "prepare_fit", "warmup_probe_rows",
 TORCH_PROCESS_LOCK = threading.RLock()
 
 
+@contextlib.contextmanager
+def forked_rng(device):
+    """Torch's global RNG (and the device's, on CUDA) restored on exit, under the
+    process lock: for code that draws from it (dropout, a user's module)."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with TORCH_PROCESS_LOCK, torch.random.fork_rng(devices=devices):
+        yield
+
+
 @dataclass(frozen=True)
 class FitData:
     """One call's data, validated, encoded and split."""
 
+    #: what validate_data recorded of X (n_features_in_, feature_names_in_); None for
+    #: partial_fit, which keeps the fitted ones
+    features: FittedRows | None
     X: np.ndarray  #: noisy rows
     y: np.ndarray  #: their encoded labels
     #: probe rows and encoded labels; None: keep the previous probe set (partial_fit)
@@ -63,10 +77,10 @@ def _check_trusted_arguments(X_trusted, y_trusted, trusted) -> None:
         raise ValueError("X_trusted was given without y_trusted")
 
 
-def _check_trusted_rows(est, X, X_trusted, y_trusted):
+def _check_trusted_rows(est, X, X_trusted, y_trusted, rows):
     if hasattr(X_trusted, "__len__") and len(X_trusted) == 0:
         raise ValueError("the trusted set is empty: X_trusted has 0 rows")
-    X_trusted = check_X(est, X_trusted, reset=False, shape=X.shape[1:], what="X_trusted")
+    X_trusted = check_X(est, X_trusted, shape=X.shape[1:], what="X_trusted", rows=rows)
     y_trusted = check_y(y_trusted, len(X_trusted), "y_trusted")
     if len(X_trusted) == len(X):
         warnings.warn(
@@ -108,8 +122,9 @@ def prepare_fit(est, X, y, X_trusted=None, y_trusted=None, trusted=None, classes
                 partial: bool) -> FitData:
     """Validate and split one call's data; ``partial``: continue a fitted ``est``."""
     _check_trusted_arguments(X_trusted, y_trusted, trusted)
-    X = check_X(est, X, reset=not partial,
-                shape=est.input_shape_ if partial else None)
+    rows = None if partial else FittedRows()
+    X = check_X(est, X, reset=not partial, shape=est.input_shape_ if partial else None,
+                rows=rows)
     y = check_y(y, len(X), "y")
     mask = None if trusted is None else check_trusted_mask(trusted, len(X))
     if mask is not None and mask.all():
@@ -117,14 +132,18 @@ def prepare_fit(est, X, y, X_trusted=None, y_trusted=None, trusted=None, classes
     if mask is not None and not mask.any():
         mask = None  # an empty trusted set: as if none was given
     if X_trusted is not None:
-        X_trusted, y_trusted = _check_trusted_rows(est, X, X_trusted, y_trusted)
+        X_trusted, y_trusted = _check_trusted_rows(est, X, X_trusted, y_trusted, rows)
     encoder = _encoder(est, y, y_trusted, classes, partial)
     try:
         y_enc = encoder.transform(y)
         yt_enc = None if y_trusted is None else encoder.transform(y_trusted)
     except ValueError as exc:
         raise ValueError(f"labels not seen in the first call of partial_fit: {exc}") from exc
-    common = dict(classes=encoder.classes_, seeds=_seeds(est, partial))
+    n_noisy = len(X) if mask is None else int((~mask).sum())
+    if n_noisy < 2:
+        raise ValueError(f"X has {n_noisy} noisy row: IEG trains in batches of at least 2 "
+                         f"rows (n_samples = {n_noisy})")
+    common = dict(classes=encoder.classes_, seeds=_seeds(est, partial), features=rows)
     if mask is not None:
         return FitData(X=X[~mask], y=y_enc[~mask], X_probe=X[mask], y_probe=y_enc[mask],
                        rows=NoisyRows(y_enc[~mask], mask, y_enc[mask]),
@@ -139,15 +158,15 @@ def warmup_probe_rows(est, data: FitData, module: torch.nn.Module) -> FitData:
     with most (:func:`~sk_ieg.model_selection.select_probe_rows`)."""
     epochs = est.auto_probe_epochs or max(1, est.max_epochs // 10)
     seed = int(data.seeds[4])
-    device = torch.device(est.device) if est.device is not None else torch.device("cpu")
-    devices = [device.index or 0] if device.type == "cuda" else []
-    # Dropout draws from torch's global RNG: fork it (under the process lock).
-    with TORCH_PROCESS_LOCK, torch.random.fork_rng(devices=devices):
+    # A lone last row would be a batch of one, which BatchNorm refuses: drop it here.
+    lone = len(data.X) % est.batch_size == 1 and len(data.X) > est.batch_size
+    with forked_rng(est.device):  # dropout draws from torch's global RNG
         torch.manual_seed(seed)
         warmup = NeuralNetClassifier(
             copy.deepcopy(module), criterion=torch.nn.CrossEntropyLoss,
             optimizer=est.optimizer, lr=est.lr, max_epochs=epochs, batch_size=est.batch_size,
             train_split=None, device=est.device, verbose=0, iterator_train__shuffle=True,
+            iterator_train__drop_last=lone,
             iterator_train__generator=torch.Generator().manual_seed(seed),
             iterator_valid__generator=torch.Generator(),
             **{f"optimizer__{k}": v for k, v in est.get_params_for("optimizer").items()})
