@@ -46,24 +46,37 @@ class NonFiniteLossError(FloatingPointError, ValueError):
     """Training diverged: a loss became NaN or infinite (the fit is undone)."""
 
 
+def _diverged(net, what: str, value) -> NonFiniteLossError:
+    epoch, step = len(net.history), len(net.history[-1, "batches"])
+    return NonFiniteLossError(
+        f"IEG training diverged: {what} is {value} at epoch {epoch}, step {step}. Likely "
+        f"causes: lr={net.lr!r} too high for this network, a module whose outputs are not "
+        "finite, or inputs on a very large scale (standardise X). The estimator is left as "
+        "it was before this call.")
+
+
 class FiniteCheck(Callback):
-    """Stops training at the first step whose training or probe loss is not finite,
-    with a :class:`NonFiniteLossError` naming the epoch, the step and likely causes
-    (the estimator then undoes the fit: see ``IEGClassifier.fit``)."""
+    """Stops training at the first step whose training loss, probe loss or logits are
+    not finite, and at the end of an epoch whose predictions on trusted rows are not,
+    with a :class:`NonFiniteLossError` naming the epoch, the step and likely causes (the
+    estimator then undoes the fit: see ``IEGClassifier.fit``)."""
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if not training:
             return
-        for what in ("loss", "probe_loss"):
+        for what, name in (("loss", "the training loss"), ("probe_loss", "the probe loss"),
+                           ("y_pred", "a logit of the batch")):
             value = kwargs.get(what)
             if value is not None and not bool(torch.isfinite(value).all()):
-                epoch, step = len(net.history), len(net.history[-1, "batches"])
-                raise NonFiniteLossError(
-                    f"IEG training diverged: the {what.replace('_', ' ')} is "
-                    f"{float(value.detach().reshape(-1)[0])} at epoch {epoch}, step {step}. "
-                    f"Likely causes: lr={net.lr!r} too high for this network, a module whose "
-                    "outputs are not finite, or inputs on a very large scale (standardise X). "
-                    "The estimator is left as it was before this call.")
+                bad = value.detach().reshape(-1)[~torch.isfinite(value.detach().reshape(-1))]
+                raise _diverged(net, name, float(bad[0]))
+
+    def on_epoch_end(self, net, **kwargs):
+        # Weights can grow huge yet finite, and predictions overflow: check what
+        # predict would compute, on (up to 256) trusted rows.
+        logits = net.evaluation_step((net.ieg_state_.probe.X[:256], None), training=False)
+        if not bool(torch.isfinite(logits).all()):
+            raise _diverged(net, "the prediction on a trusted row", "not finite")
 
 
 def _optimizer_lr(net) -> float:
