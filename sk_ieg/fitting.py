@@ -101,10 +101,11 @@ def _encoder(est, y, y_trusted, classes, partial) -> LabelEncoder:
         try:
             encoder.fit(np.concatenate(labels))
         except TypeError as exc:
-            raise ValueError(f"labels of mixed types cannot be ordered: {exc}") from exc
+            raise ValueError(f"y (with y_trusted and classes): labels of mixed types cannot be "
+                             f"ordered: {exc}") from exc
     if len(encoder.classes_) < 2:
-        raise ValueError(f"IEG needs at least 2 classes, got {len(encoder.classes_)} class: "
-                         f"{encoder.classes_.tolist()}")
+        raise ValueError(f"y (with y_trusted): IEG needs at least 2 classes, got "
+                         f"{len(encoder.classes_)} class: {encoder.classes_.tolist()}")
     return encoder
 
 
@@ -138,7 +139,8 @@ def prepare_fit(est, X, y, X_trusted=None, y_trusted=None, trusted=None, classes
         y_enc = encoder.transform(y)
         yt_enc = None if y_trusted is None else encoder.transform(y_trusted)
     except ValueError as exc:
-        raise ValueError(f"labels not seen in the first call of partial_fit: {exc}") from exc
+        raise ValueError(f"y or y_trusted: labels not seen in the first call of partial_fit: "
+                         f"{exc}") from exc
     n_noisy = len(X) if mask is None else int((~mask).sum())
     if n_noisy < 2:
         raise ValueError(f"X has {n_noisy} noisy row: IEG trains in batches of at least 2 "
