@@ -32,7 +32,7 @@ from sk_ieg.callbacks import ieg_callbacks
 from sk_ieg.data import IndexedDataset, MergeLastBatchSampler
 from sk_ieg.fitting import (
     TORCH_PROCESS_LOCK,
-    forked_rng,
+    check_module_output,
     prepare_fit,
     warmup_probe_rows,
     warn_missing_classes,
@@ -625,7 +625,7 @@ class IEGClassifier(NeuralNetClassifier):
         self.given_labels_ = data.classes[data.rows.align(data.y, data.rows.trusted_labels)]
         if not partial and (not self.warm_start or not self.initialized_):
             self.initialize()
-        self._check_module_output(data.X[:2])
+        check_module_output(self.module_, data.X[:2], len(self.classes_), self.device)
         super().partial_fit(IndexedDataset(torch.from_numpy(data.X), torch.from_numpy(data.y)),
                             data.y)
         if data.probe_indices is None:
@@ -633,23 +633,6 @@ class IEGClassifier(NeuralNetClassifier):
         else:
             self.probe_indices_ = data.probe_indices
         return self
-
-    def _check_module_output(self, X):
-        """The module maps rows to logits of shape (n_rows, n_classes), or a clear error."""
-        module, k = self.module_, len(self.classes_)
-        training = module.training
-        try:
-            with torch.no_grad(), forked_rng(self.device):
-                out = module.eval()(to_tensor(X, device=self.device))
-        except RuntimeError as exc:
-            raise ValueError(f"module: {type(module).__name__} cannot take rows of shape "
-                             f"{X.shape[1:]}: {exc}") from exc
-        finally:
-            module.train(training)
-        if not torch.is_tensor(out) or tuple(out.shape) != (len(X), k):
-            got = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
-            raise ValueError(f"module: {type(module).__name__} returned {got} for {len(X)} rows; "
-                             f"IEG needs logits of shape (n_rows, n_classes) = ({len(X)}, {k})")
 
     def _make_state(self, data, kind, previous=None) -> FitState:
         """Run-time state of a fit, or of a partial_fit continuing ``previous``."""
@@ -693,17 +676,21 @@ class IEGClassifier(NeuralNetClassifier):
         with TORCH_PROCESS_LOCK, torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
-            if self.module is not None:
-                return self.initialized_instance(self.module, kwargs)
-            if input_shape is None:
+            if self.module is None and input_shape is None:
                 if not hasattr(self, "input_shape_"):
                     raise ValueError("module=None builds the network from the data: call fit "
                                      "before initialize, or pass a module")
                 input_shape, n_classes = self.input_shape_, len(self.classes_)
-            shape = tuple(input_shape)
-            if len(shape) == 3:
-                return ResNetSmall(shape[0], n_classes, **kwargs)
-            return MLP(int(np.prod(shape)), n_classes, **kwargs)
+            try:
+                if self.module is not None:
+                    return self.initialized_instance(self.module, kwargs)
+                shape = tuple(input_shape)
+                if len(shape) == 3:
+                    return ResNetSmall(shape[0], n_classes, **kwargs)
+                return MLP(int(np.prod(shape)), n_classes, **kwargs)
+            except (RuntimeError, TypeError, ValueError) as exc:
+                raise ValueError(f"module: the network cannot be built with "
+                                 f"module__ parameters {kwargs}: {exc}") from exc
 
     def get_iterator(self, dataset, training=False):
         """Loaders that never draw from the global RNG.

@@ -23,8 +23,8 @@ from sk_ieg._validation import FittedRows, check_trusted_mask, check_X, check_y
 from sk_ieg.model_selection import select_probe_rows
 from sk_ieg.state import NoisyRows
 
-__all__ = ["TORCH_PROCESS_LOCK", "FitData", "forked_rng", "prepare_fit", "warmup_probe_rows",
-           "warn_missing_classes"]
+__all__ = ["TORCH_PROCESS_LOCK", "FitData", "check_module_output", "forked_rng", "prepare_fit",
+           "warmup_probe_rows", "warn_missing_classes"]
 
 #: Forward-mode AD levels (the "jvp" meta-gradient) and the global RNG state that
 #: ``torch.random.fork_rng`` swaps are per process, not per thread: fits running in
@@ -154,6 +154,25 @@ def prepare_fit(est, X, y, X_trusted=None, y_trusted=None, trusted=None, classes
                    probe_indices=None, needs_probe=X_trusted is None and not partial, **common)
 
 
+def check_module_output(module: torch.nn.Module, X: np.ndarray, n_classes: int, device) -> None:
+    """``module`` maps rows of ``X`` to logits of shape (n_rows, n_classes), or a
+    ``ValueError`` naming ``module`` (an eval-mode forward: no state changes)."""
+    training = module.training
+    try:
+        with torch.no_grad(), forked_rng(device):
+            out = module.eval()(torch.as_tensor(X, device=device))
+    except RuntimeError as exc:
+        raise ValueError(f"module: {type(module).__name__} cannot take rows of shape "
+                         f"{X.shape[1:]}: {exc}") from exc
+    finally:
+        module.train(training)
+    if not torch.is_tensor(out) or tuple(out.shape) != (len(X), n_classes):
+        got = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+        raise ValueError(f"module: {type(module).__name__} returned {got} for {len(X)} rows; "
+                         f"IEG needs logits of shape (n_rows, n_classes) = ({len(X)}, "
+                         f"{n_classes})")
+
+
 def warmup_probe_rows(est, data: FitData, module: torch.nn.Module) -> FitData:
     """``data`` with a probe set chosen from its noisy rows: a short warm-up fit of
     ``module``, then per class the rows whose given label the warm-up network agrees
@@ -162,6 +181,7 @@ def warmup_probe_rows(est, data: FitData, module: torch.nn.Module) -> FitData:
     seed = int(data.seeds[4])
     # A lone last row would be a batch of one, which BatchNorm refuses: drop it here.
     lone = len(data.X) % est.batch_size == 1 and len(data.X) > est.batch_size
+    check_module_output(module, data.X[:2], len(data.classes), est.device)
     with forked_rng(est.device):  # dropout draws from torch's global RNG
         torch.manual_seed(seed)
         warmup = NeuralNetClassifier(
