@@ -359,6 +359,7 @@ class IEGClassifier(NeuralNetClassifier):
 
     **Callbacks.** The machinery around steps and epochs is a set of skorch
     callbacks installed by ``get_default_callbacks`` (:mod:`sk_ieg.callbacks`):
+    ``finite_check`` (a diverging fit raises ``NonFiniteLossError`` and is undone),
     ``lr_schedule`` (``lr_schedule``, ``first_cycle_epochs``), ``record_lr``,
     ``weight_average`` (``ema_decay``), ``row_statistics`` (``statistics_decay``;
     it sets ``sample_weights_``, ``relabel_scores_`` and ``corrected_labels_``)
