@@ -524,8 +524,9 @@ def reference_objective(module: nn.Module, x: Tensor, y: Tensor, x_probe: Tensor
     meta-gradient is a ``create_graph`` double backward through the virtual step,
     whatever ``config.meta_gradient`` says (``meta_scope`` must be ``"all"``). Same
     random draws, same losses to float tolerance: the baseline that
-    ``sk-ieg bench --speed`` (``sk_ieg/bench/speed.py``) and ``tests/test_step.py`` compare against. With
-    ``backward``, one ``loss.backward()`` at the end and a detached loss.
+    ``sk-ieg bench --speed`` (``sk_ieg/bench/speed.py``) and ``tests/test_step.py``
+    compare against. With ``backward``, one ``loss.backward()`` at the end and a
+    detached loss.
     """
     bound = _OBJECTIVE_SIGNATURE.bind(module, x, y, x_probe, y_probe, **kwargs)
     bound.apply_defaults()
