@@ -191,8 +191,8 @@ class RowStatistics(Callback):
         return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        net.ieg_state_.stats = RowStats.zeros(len(X), len(net.classes_), net.ieg_state_.probe.X
-                                              .device)
+        device = net.ieg_state_.probe.X.device
+        net.ieg_state_.stats = RowStats.zeros(len(X), len(net.classes_), device)
         self.sums_ = {}
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
