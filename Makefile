@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 $(VENV)/.installed: pyproject.toml constraints-ci.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints-ci.txt -e '.[test,plot,dask]'
+	$(BIN)/python -m pip install -q -c constraints-ci.txt -e '.[test,plot,dask,bench]'
 	touch $@
 
 # Main job: IEG against baselines on scikit-learn's digits (uniform noise 40% and 80%).

@@ -9,6 +9,10 @@ replaced or turned off like any skorch default, e.g. ``callbacks__convergence=No
 * :class:`CosineRestartSchedule` (``lr_schedule``): the learning rate per batch.
   Left out when the user passes a skorch ``LRScheduler``, which then drives the
   rate alone.
+* :class:`RampUp` (``ramp_up``): the weight of the unsupervised terms, ramped up
+  over the first part of training, and when relabeling starts.
+* :class:`AutoConsistency` (``auto_consistency``): with ``consistency_weight="auto"``,
+  the consistency weight, from whether its gradient agrees with the probe's.
 * :class:`RecordLR` (``record_lr``): history's ``lr``, the rate the optimizer used,
   per batch and per epoch (the last batch's).
 * :class:`WeightAverage` (``weight_average``): the exponential moving average of
@@ -19,7 +23,7 @@ replaced or turned off like any skorch default, e.g. ``callbacks__convergence=No
 * :class:`ConvergenceCheck` (``convergence``): warns when training did not learn.
 
 They take their settings from the estimator's parameters (``lr_schedule``,
-``first_cycle_epochs``, ``ema_decay``, ``statistics_decay``), so each
+``first_cycle_epochs``, ``ramp_up``, ``ema_decay``, ``statistics_decay``), so each
 hyper-parameter stays declared once. Tensors live in the estimator's
 ``ieg_state_`` (pickled device-aware), not in the callbacks.
 """
@@ -35,11 +39,16 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from sk_ieg.data import n_batches
-from sk_ieg.schedule import cosine_restarts
+from sk_ieg.schedule import cosine_restarts, sigmoid_ramp_up
 from sk_ieg.state import RowStats
+from sk_ieg.step import consistency_alignment
 
-__all__ = ["ConvergenceCheck", "CosineRestartSchedule", "FiniteCheck", "NonFiniteLossError",
-           "RecordLR", "RowStatistics", "WeightAverage", "ieg_callbacks"]
+#: The consistency weight that ``consistency_weight="auto"`` starts from and never
+#: exceeds: the paper's constant weight.
+AUTO_CONSISTENCY_WEIGHT = 20.0
+
+__all__ = ["AUTO_CONSISTENCY_WEIGHT", "AutoConsistency", "ConvergenceCheck", "CosineRestartSchedule", "FiniteCheck", "NonFiniteLossError",
+           "RampUp", "RecordLR", "RowStatistics", "WeightAverage", "ieg_callbacks"]
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -125,6 +134,97 @@ class CosineRestartSchedule(Callback):
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if training:
             self.step_ += 1
+
+
+class RampUp(Callback):
+    """The estimator's ``ramp_up``: over the first ``ramp_up * max_epochs`` epochs the
+    consistency and noisy-row mixup weights grow from near 0 to their values along
+    :func:`~sk_ieg.schedule.sigmoid_ramp_up`, and relabeling starts once the ramp
+    is done (before that, the meta step only re-weights the given labels).
+
+    The count of steps runs across ``partial_fit`` calls and restarts with ``fit``.
+    Sets ``net.ieg_state_.ramp``, which ``step_config`` reads.
+    """
+
+    def initialize(self):
+        self.step_ = 0
+        self.length_ = None
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if self.length_ is None:
+            self.length_ = net.ramp_up * net.max_epochs * n_batches(len(X), net.batch_size)
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            net.ieg_state_.ramp = sigmoid_ramp_up(self.step_, self.length_)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.step_ += 1
+
+
+class AutoConsistency(Callback):
+    """``consistency_weight="auto"``: the probe decides the consistency weight.
+
+    On the first ``n_checks`` training batches of every epoch (after their step) it
+    measures :func:`~sk_ieg.step.consistency_alignment`, the cosine between the
+    probe loss's gradient and the consistency loss's gradient. At the end of the
+    epoch the weight's scale doubles (up to 1, i.e. :data:`AUTO_CONSISTENCY_WEIGHT`)
+    when the mean cosine is more than two standard errors above 0 (the consistency
+    term measurably helps the trusted rows), and halves otherwise (down to
+    ``min_scale``). Starts at full weight. Records ``consistency_weight`` (the
+    weight used in the epoch) and ``consistency_alignment`` in the history.
+
+    Parameters
+    ----------
+    n_checks : int, default=4
+    min_scale : float, default=1/16
+    """
+
+    def __init__(self, n_checks: int = 4, min_scale: float = 1 / 16):
+        self.n_checks = n_checks
+        self.min_scale = min_scale
+
+    def initialize(self):
+        self.scale_ = 1.0
+        self.cosines_ = []
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        net.ieg_state_.consistency_scale = self.scale_
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.cosines_ = []
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training or net.consistency_weight != "auto" or net.n_views < 2 \
+                or len(self.cosines_) >= self.n_checks:
+            return
+        net.module_.train()
+        x = torch.as_tensor(batch[0], device=net.device)
+        state = net.ieg_state_
+        seed = int(torch.randint(0, 2**62, (1,), generator=state.rng.seeds or state.rng.views,
+                                 device=(state.rng.seeds or state.rng.views).device).item())
+        cosine = consistency_alignment(net.module_, x, *net.probe_batch(),
+                                       make_view=net.view_function(),
+                                       n_strong=net.n_views - 1, seed=seed)
+        self.cosines_.append(float(cosine))
+
+    def on_epoch_end(self, net, **kwargs):
+        if net.consistency_weight != "auto":
+            return
+        net.history.record("consistency_weight", AUTO_CONSISTENCY_WEIGHT * self.scale_)
+        if not self.cosines_:
+            return
+        c = np.asarray(self.cosines_)
+        mean = float(c.mean())
+        se = float(c.std(ddof=1) / math.sqrt(len(c))) if len(c) > 1 else math.inf
+        net.history.record("consistency_alignment", mean)
+        helps = mean - 2 * se > 0
+        self.scale_ = min(1.0, 2 * self.scale_) if helps else max(self.min_scale,
+                                                                  self.scale_ / 2)
+        net.ieg_state_.consistency_scale = self.scale_
 
 
 class RecordLR(Callback):
@@ -263,5 +363,6 @@ def ieg_callbacks(*, schedule: bool = True) -> list:
     ``schedule=False`` leaves out the learning-rate schedule."""
     named = [("finite_check", FiniteCheck())]
     named += [("lr_schedule", CosineRestartSchedule())] if schedule else []
-    return named + [("record_lr", RecordLR()), ("weight_average", WeightAverage()),
+    return named + [("ramp_up", RampUp()), ("auto_consistency", AutoConsistency()),
+                    ("record_lr", RecordLR()), ("weight_average", WeightAverage()),
                     ("row_statistics", RowStatistics()), ("convergence", ConvergenceCheck())]

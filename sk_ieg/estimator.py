@@ -28,7 +28,7 @@ from torch.utils.data import RandomSampler, SequentialSampler
 
 from sk_ieg import augment
 from sk_ieg._validation import PARAMETERS, check_X, document_types, validate_params
-from sk_ieg.callbacks import ieg_callbacks
+from sk_ieg.callbacks import AUTO_CONSISTENCY_WEIGHT, ieg_callbacks
 from sk_ieg.data import IndexedDataset, MergeLastBatchSampler
 from sk_ieg.fitting import (
     TORCH_PROCESS_LOCK,
@@ -204,6 +204,12 @@ class IEGClassifier(NeuralNetClassifier):
     consistency_weight : @type
         ``k``, weight of ``KL(weak || strong)`` (eq. 4; paper: 20 on CIFAR, 3.5
         on Clothing1M, 14 on Food101N). 0 turns the consistency loss off.
+        ``"auto"``: start at 20 and let the probe decide each epoch: the weight
+        halves (down to 20/16) unless the consistency loss's gradient agrees with
+        the probe loss's gradient (mean cosine on 4 batches more than two standard
+        errors above 0), and doubles back (up to 20) when it does; history records
+        ``consistency_weight`` and ``consistency_alignment``. Experimental: see
+        ``benchmarks/results/defaults_search``.
     meta_scope : @type
         Parameters the meta-gradient is taken through. ``"all"``: every
         trainable parameter (exact, as the paper). ``"head"``: only the last
@@ -265,6 +271,12 @@ class IEGClassifier(NeuralNetClassifier):
         the last cycle is cut to end at ``max_epochs`` so training ends at the
         lowest learning rate.
     first_cycle_epochs : @type
+    ramp_up : @type
+        Fraction of ``max_epochs`` over which the consistency and noisy-row mixup
+        weights ramp up from near 0 (``exp(-5 (1 - t)**2)``, as Mean Teacher and
+        MixMatch ramp their unlabeled loss); relabeling starts when the ramp ends,
+        so that early guesses of a barely trained network do not replace labels.
+        0: the paper's constant weights from the first step.
     ema_decay : @type
         Exponential moving average of the weights used for prediction, with the
         usual warm-up ``min(decay, (1 + t) / (10 + t))`` at step ``t``. None: off.
@@ -457,6 +469,7 @@ class IEGClassifier(NeuralNetClassifier):
         probe_batch_size=None,
         lr_schedule="cosine_restarts",
         first_cycle_epochs=1.0,
+        ramp_up=0.0,
         ema_decay=0.999,
         statistics_decay=0.9,
         auto_probe_per_class=10,
@@ -727,7 +740,18 @@ class IEGClassifier(NeuralNetClassifier):
     # -------------------------------------------------------------- the step
     def step_config(self) -> IEGConfig:
         """The :class:`~sk_ieg.step.IEGConfig` of one step, from the parameters."""
-        return IEGConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(IEGConfig)})
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(IEGConfig)}
+        state = getattr(self, "ieg_state_", None)
+        if values["consistency_weight"] == "auto":  # the auto_consistency callback's scale
+            values["consistency_weight"] = AUTO_CONSISTENCY_WEIGHT * getattr(
+                state, "consistency_scale", 1.0)
+        config = IEGConfig(**values)
+        ramp = getattr(state, "ramp", 1.0)
+        if ramp < 1.0:  # the ramp_up callback's factor
+            config = dataclasses.replace(
+                config, consistency_weight=config.consistency_weight * ramp,
+                mixup_weight=config.mixup_weight * ramp, relabel=False)
+        return config
 
     def view_function(self):
         """``make_view(x, strong)``: the fitted views, drawing from the fit's generator."""

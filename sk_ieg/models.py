@@ -22,15 +22,17 @@ class MLP(nn.Module):
         Small by default: wider layers memorise more of the noisy labels (on digits
         at 80% noise, (512, 512) lost about 10 points against (256, 256)).
     dropout : float, default=0.0
+    batch_norm : bool, default=True
+        ``False`` drops the BatchNorm layers: a plain ``[Linear -> ReLU] * L -> Linear``.
     """
 
     def __init__(self, n_features: int, n_classes: int, hidden_units: Sequence[int] = (128, 128),
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, batch_norm: bool = True):
         super().__init__()
         layers: list[nn.Module] = []
         width = n_features
         for h in hidden_units:
-            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU()]
+            layers += [nn.Linear(width, h), *([nn.BatchNorm1d(h)] if batch_norm else []), nn.ReLU()]
             if dropout:
                 layers.append(nn.Dropout(dropout))
             width = h

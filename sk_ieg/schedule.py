@@ -1,10 +1,11 @@
-"""Learning-rate schedule: cosine decay with warm restarts (pure functions)."""
+"""Schedules (pure functions): the learning rate's cosine decay with warm restarts, and
+the ramp-up of the unsupervised loss terms."""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["cosine_restart_boundaries", "cosine_restarts"]
+__all__ = ["cosine_restart_boundaries", "cosine_restarts", "sigmoid_ramp_up"]
 
 
 def cosine_restart_boundaries(
@@ -66,3 +67,14 @@ def cosine_restarts(
     frac = (step - start) / max(length, 1)
     cos = 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
     return (peak_decay ** j) * ((1 - alpha) * cos + alpha)
+
+
+def sigmoid_ramp_up(step: float, length: float) -> float:
+    """Weight in ``(0, 1]`` at ``step`` of a ramp over ``length`` steps:
+    ``exp(-5 (1 - step / length)**2)``, then 1 (Laine & Aila 2017, Mean Teacher,
+    MixMatch). ``length <= 0`` means no ramp (always 1).
+    """
+    if length <= 0 or step >= length:
+        return 1.0
+    t = max(step, 0.0) / length
+    return math.exp(-5.0 * (1.0 - t) ** 2)

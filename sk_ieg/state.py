@@ -166,3 +166,7 @@ class FitState:
     stats: RowStats | None = None
     #: weight average used for prediction (the ``weight_average`` callback)
     average: dict | None = None
+    #: factor of the unsupervised terms this step, in (0, 1] (the ``ramp_up`` callback)
+    ramp: float = 1.0
+    #: scale of ``consistency_weight="auto"`` (the ``auto_consistency`` callback)
+    consistency_scale: float = 1.0

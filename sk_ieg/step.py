@@ -35,7 +35,8 @@ from sk_ieg._typing import Tensor, TensorDict
 from sk_ieg.losses import guess_labels, kl_consistency, mixup, soft_cross_entropy, supervised_loss
 from sk_ieg.meta import MetaGradients, exemplar_weights, meta_gradients, relabel_coefficients
 
-__all__ = ["META_SCOPES", "IEGConfig", "StepOutput", "capture_head", "find_head",
+__all__ = ["META_SCOPES", "IEGConfig", "StepOutput", "capture_head", "consistency_alignment",
+           "find_head",
            "functional_forward", "ieg_objective", "make_views", "meta_step",
            "reference_objective"]
 
@@ -167,6 +168,39 @@ def make_views(x: Tensor, x_probe: Tensor, make_view: ViewFn,
     x_weak = make_view(x, False)
     x_strong = torch.cat([make_view(x, True) for _ in range(n_strong)]) if n_strong else None
     return x_weak, x_strong, make_view(x_probe, False)
+
+
+def consistency_alignment(module: nn.Module, x: Tensor, x_probe: Tensor, y_probe: Tensor, *,
+                          make_view: ViewFn, n_strong: int = 1, seed: int = 0) -> Tensor:
+    """Cosine between the gradients of the probe loss and of the consistency loss.
+
+    Both at the module's current parameters, on views of one batch of noisy rows
+    ``x`` and probe rows ``(x_probe, y_probe)``: ``cos(grad L_p, grad L_c)`` with
+    ``L_p`` the probe rows' cross-entropy (weak views) and ``L_c`` the KL
+    consistency (eq. 4) of ``x``. A gradient step on ``w L_c`` changes the probe
+    loss by ``-lr w grad L_p . grad L_c`` to first order, so a positive cosine
+    says the consistency term is helping the trusted rows. Buffers are cloned
+    (BatchNorm running statistics stay as they are); ``seed`` drives dropout.
+    Returns a 0-d tensor (0 when either gradient is zero).
+    """
+    params = {k: p for k, p in module.named_parameters() if p.requires_grad}
+    buffers = {k: b.clone() for k, b in module.named_buffers()}
+    x_weak, x_strong, x_probe_weak = make_views(x, x_probe, make_view, n_strong)
+
+    def forward(inputs):
+        return functional_call(module, (params, buffers), (inputs,))
+
+    with _module_rng(x.device, seed):
+        probe = F.cross_entropy(forward(x_probe_weak), y_probe)
+        kl = kl_consistency(forward(x_weak).repeat(n_strong, 1), forward(x_strong))
+    grads = [torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+             for loss in (probe, kl)]
+    pairs = [(a, b) for a, b in zip(*grads) if a is not None and b is not None]
+    dot = sum((a * b).sum() for a, b in pairs)
+    norms = [torch.sqrt(sum((a * a).sum() for a, _ in pairs)),
+             torch.sqrt(sum((b * b).sum() for _, b in pairs))]
+    denom = norms[0] * norms[1]
+    return torch.where(denom > 0, dot / denom.clamp_min(1e-30), torch.zeros_like(denom))
 
 
 def _mixup_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size, generator):

@@ -4,7 +4,7 @@ test_cli.py."""
 import numpy as np
 import pytest
 
-from sk_ieg.bench import MODELS, module_for
+from sk_ieg.bench import MODELS, load_bench_data, module_for, run_method
 from sk_ieg.models import SmallCNN
 
 
@@ -17,3 +17,23 @@ def test_bench_model_names():
     assert set(MODELS) >= {"small_cnn", "small_cnn_fc"}
     with pytest.raises(ValueError, match="needs images"):
         module_for(np.zeros((2, 5), np.float32), 3, "small_cnn_fc")
+
+
+def test_plain_mlp_has_no_batchnorm():
+    cls, kw = module_for(np.zeros((2, 64), np.float32), 10, "plain_mlp")
+    net = cls(**{k.removeprefix("module__"): v for k, v in kw.items()})
+    kinds = [type(m).__name__ for m in net.net]
+    assert kinds == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert net.net[0].out_features == net.net[2].out_features == 256
+
+
+def test_vanilla_es_validates_on_the_trusted_rows_and_restores_the_best_epoch():
+    data = load_bench_data("digits", rate=0.8, seed=0)
+    rec = run_method("vanilla_es", data, max_epochs=30, seed=0, progress=False)
+    # It trains on the noisy rows only; the trusted rows are the validation set.
+    assert rec["stopped_epoch"] <= rec["epochs"]
+    assert 1 <= rec["best_epoch"] <= rec["stopped_epoch"]
+    curve = dict(rec["test_accuracy_per_epoch"])
+    # At 80% noise plain training memorises: the restored best epoch's weights score
+    # their own epoch's test accuracy, not the last epoch's.
+    assert rec["test_accuracy"] == pytest.approx(curve[rec["best_epoch"]], abs=1e-9)

@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback, LRScheduler
 
 from sk_ieg import IEGClassifier
+from sk_ieg.callbacks import AutoConsistency
 from sk_ieg.schedule import cosine_restarts
 
 N, BATCH = 200, 64  # 4 batches per epoch, the last one of 8 rows
@@ -160,3 +161,68 @@ def test_row_statistics_match_a_hand_computed_running_average(data):
     np.testing.assert_allclose(clf.sample_weights_[~mask], weights / weights.mean(), rtol=1e-5)
     np.testing.assert_allclose(clf.relabel_scores_[~mask], keep, rtol=1e-5)
     assert np.all(clf.sample_weights_[mask] == 1) and np.all(clf.relabel_scores_[mask] == 1)
+
+
+def test_ramp_up_scales_the_unsupervised_terms_and_delays_relabeling(data):
+    X, y, mask = data
+    seen = []
+
+    class Spy(Callback):
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            if training:
+                seen.append(net.step_config())
+
+    clf = IEGClassifier(max_epochs=4, batch_size=BATCH, ramp_up=0.5, random_state=0, verbose=0,
+                        callbacks=[("spy", Spy())])
+    clf.fit(X, y, trusted=mask)
+    per_epoch = len(seen) // 4
+    first, last = seen[0], seen[-1]
+    assert first.consistency_weight == pytest.approx(20.0 * math.exp(-5.0))
+    assert first.mixup_weight == pytest.approx(math.exp(-5.0)) and not first.relabel
+    # The ramp covers half of the 4 epochs; after it the parameters' own values.
+    assert seen[2 * per_epoch].consistency_weight == 20.0 and seen[2 * per_epoch].relabel
+    assert last.consistency_weight == 20.0 and last.relabel
+    assert [r["relabeled"] for r in clf.history][:2] == [0.0, 0.0]
+
+
+def test_auto_consistency_halves_without_evidence_and_records_it(data):
+    X, y, mask = data
+
+    class NoHelp(AutoConsistency):  # the cosines of a term that does not help
+        def on_batch_end(self, net, batch=None, training=False, **kwargs):
+            if training and net.consistency_weight == "auto":
+                self.cosines_.append(0.0)
+
+    clf = IEGClassifier(max_epochs=6, consistency_weight="auto", random_state=0, verbose=0,
+                        callbacks__auto_consistency=NoHelp(min_scale=1 / 8))
+    clf.fit(X, y, trusted=mask)
+    assert clf.history[:, "consistency_weight"] == [20.0, 10.0, 5.0, 2.5, 2.5, 2.5]
+    # The real check measures cosines in [-1, 1] on the first n_checks batches.
+    real = IEGClassifier(max_epochs=2, batch_size=BATCH, consistency_weight="auto",
+                         random_state=0, verbose=0)
+    real.fit(X, y, trusted=mask)
+    cb = dict(real.callbacks_)["auto_consistency"]
+    # 160 noisy rows, batches of 64: 3 batches an epoch, fewer than n_checks = 4.
+    assert len(cb.cosines_) == 3 and all(-1 <= c <= 1 for c in cb.cosines_)
+    assert real.history[1, "consistency_weight"] in (10.0, 20.0)
+
+
+def test_consistency_alignment_is_the_cosine_of_the_two_gradients():
+    from sk_ieg.losses import kl_consistency
+    from sk_ieg.step import consistency_alignment
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(),
+                                 torch.nn.Linear(7, 3)).double()
+    x, xp = torch.randn(6, 5, dtype=torch.float64), torch.randn(4, 5, dtype=torch.float64)
+    yp = torch.tensor([0, 1, 2, 1])
+
+    def view(inputs, strong):
+        return inputs * (0.5 if strong else 1.0)
+
+    got = consistency_alignment(module, x, xp, yp, make_view=view)
+    params = list(module.parameters())
+    gp = torch.autograd.grad(torch.nn.functional.cross_entropy(module(xp), yp), params)
+    gc = torch.autograd.grad(kl_consistency(module(x), module(0.5 * x)), params)
+    a, b = torch.cat([g.flatten() for g in gp]), torch.cat([g.flatten() for g in gc])
+    assert float(got) == pytest.approx(float(a @ b / (a.norm() * b.norm())), rel=1e-10)

@@ -176,3 +176,12 @@ def test_boundaries_no_empty_cycle_with_sub_step_first_cycle(total, first):
     # but round(0.55) = 1 = total_steps: a start rounded onto the end is dropped.
     b = cosine_restart_boundaries(total, first)
     assert b == [0, total]
+
+
+def test_sigmoid_ramp_up_hand_computed():
+    from sk_ieg.schedule import sigmoid_ramp_up
+
+    assert sigmoid_ramp_up(0, 10) == pytest.approx(math.exp(-5.0))
+    assert sigmoid_ramp_up(5, 10) == pytest.approx(math.exp(-5.0 * 0.25))
+    assert sigmoid_ramp_up(10, 10) == 1.0 and sigmoid_ramp_up(11, 10) == 1.0
+    assert sigmoid_ramp_up(0, 0) == 1.0  # no ramp

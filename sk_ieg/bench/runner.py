@@ -25,7 +25,9 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
 
 from sk_ieg import datasets
 from sk_ieg.estimator import SPEED_SETTING, IEGClassifier
@@ -33,14 +35,20 @@ from sk_ieg.models import MLP, ResNetSmall, SmallCNN
 from sk_ieg.noise import make_noisy_labels, split_trusted
 
 __all__ = ["METHODS", "MODELS", "BenchData", "EpochProgress", "RowStatistics", "TestAccuracy",
-           "format_table", "load_bench_data", "matched_epochs", "merge_results", "module_for",
+           "default_methods", "format_table", "load_bench_data", "matched_epochs", "merge_results", "module_for",
            "plain_net", "run_benchmark", "run_method"]
 
 #: Methods ``run_method`` knows. All share the network, optimizer and epochs.
-METHODS = ("ieg", "ieg_fast", "l2r", "vanilla", "trusted_only", "clean", "cleanlab")
+METHODS = ("ieg", "ieg_fast", "l2r", "vanilla", "vanilla_es", "trusted_only", "clean",
+           "cleanlab")
+#: ``vanilla_es``'s early stopping: epochs without a lower validation loss on the trusted
+#: rows before it stops (the best epoch's weights are restored either way).
+EARLY_STOPPING_PATIENCE = 10
 #: Networks for ``--model``: ``default`` is what ``IEGClassifier(module=None)`` builds.
 #: ``small_cnn_fc`` is ``SmallCNN(head_units=128)``, a small CNN that can memorise noise.
-MODELS = ("default", "mlp", "small_cnn", "small_cnn_fc", "resnet")
+#: ``plain_mlp`` is ``MLP(hidden_units=(256, 256), batch_norm=False)``: two hidden layers of
+#: 256 ReLU units, no BatchNorm, the network a user typically brings.
+MODELS = ("default", "mlp", "plain_mlp", "small_cnn", "small_cnn_fc", "resnet")
 #: The methods that are an IEGClassifier, and the settings each one fixes.
 _IEG_METHODS = {"ieg": {}, "ieg_fast": SPEED_SETTING,
                 "l2r": dict(relabel=False, mixup=False, consistency_weight=0.0)}
@@ -226,7 +234,10 @@ def module_for(X: np.ndarray, n_classes: int, model: str = "default"):
         if model == "small_cnn_fc":
             kw["module__head_units"] = 128
         return (ResNetSmall if model == "resnet" else SmallCNN), kw
-    return MLP, dict(module__n_features=int(np.prod(X.shape[1:])), module__n_classes=n_classes)
+    kw = dict(module__n_features=int(np.prod(X.shape[1:])), module__n_classes=n_classes)
+    if model == "plain_mlp":
+        kw.update(module__hidden_units=(256, 256), module__batch_norm=False)
+    return MLP, kw
 
 
 def _cleaning_scores(corrected: np.ndarray, data: BenchData) -> dict:
@@ -246,14 +257,27 @@ def matched_epochs(ieg_epochs: int, n_noisy: int, n_rows: int, batch_size: int) 
     return max(1, round(steps / math.ceil(n_rows / batch_size)))
 
 
-def plain_net(module, module_kw, *, epochs, batch_size, seed, callbacks, device="cpu"):
+def plain_net(module, module_kw, *, epochs, batch_size, seed, callbacks, device="cpu",
+              validation=None):
     """skorch's ``NeuralNetClassifier`` with the settings of every baseline: SGD (lr 0.1,
     momentum 0.9, weight decay 5e-4), cosine learning-rate decay over ``epochs``, batches
-    shuffled from ``seed``, no validation split."""
+    shuffled from ``seed``.
+
+    Without ``validation`` there is no validation split. With ``validation=(X_val,
+    y_val)`` those rows are the validation set, and skorch's ``EarlyStopping`` on
+    their loss (patience :data:`EARLY_STOPPING_PATIENCE`, ``load_best=True``) stops
+    training and restores the weights of the best epoch: the practitioner's
+    baseline ``vanilla_es``.
+    """
+    split = None
+    if validation is not None:
+        split = predefined_split(Dataset(*validation))
+        callbacks = list(callbacks) + [("early_stopping", EarlyStopping(
+            monitor="valid_loss", patience=EARLY_STOPPING_PATIENCE, load_best=True))]
     return NeuralNetClassifier(
         module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.1,
         optimizer__momentum=0.9, optimizer__weight_decay=5e-4, batch_size=batch_size,
-        max_epochs=epochs, train_split=None, verbose=0, device=device,
+        max_epochs=epochs, train_split=split, verbose=0, device=device,
         callbacks=list(callbacks) + [("lr", LRScheduler(policy="CosineAnnealingLR",
                                                          T_max=epochs))],
         iterator_train__shuffle=True,
@@ -269,7 +293,9 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
     ``ieg``/``ieg_fast``/``l2r`` are :class:`IEGClassifier` (``ieg_fast``: with
     :data:`sk_ieg.SPEED_SETTING`; ``l2r``: meta re-weighting only, the paper's
     ablation M-1); ``ieg_params`` go to all three, except what those settings fix.
-    ``vanilla`` (noisy + trusted rows), ``trusted_only``
+    ``vanilla`` (noisy + trusted rows), ``vanilla_es`` (noisy rows, with the
+    trusted rows held out for early stopping on their loss; the best epoch is
+    restored), ``trusted_only``
     and ``clean`` (true labels on all training rows; the upper bound) are skorch's
     ``NeuralNetClassifier`` with the same network, SGD settings, batch size and
     number of gradient steps, with a cosine learning-rate decay. ``cleanlab`` is
@@ -338,6 +364,8 @@ def _baseline_rows(method: str, data: BenchData):
     if method in ("vanilla", "cleanlab"):
         return (np.concatenate([data.X, data.X_trusted]),
                 np.concatenate([data.y, data.y_trusted]))
+    if method == "vanilla_es":
+        return data.X, data.y
     if method == "clean":
         return (np.concatenate([data.X, data.X_trusted]),
                 np.concatenate([data.y_true, data.y_trusted]))
@@ -359,12 +387,17 @@ def _fit_baseline(method, data: BenchData, record: dict, callbacks, net: dict,
         clf = plain_net(net["module"], net["module_kw"], epochs=epochs,
                         batch_size=net["batch_size"], seed=seed,
                         callbacks=[] if method == "cleanlab" else callbacks,
-                        device=net["device"])
+                        device=net["device"],
+                        validation=((data.X_trusted, data.y_trusted)
+                                    if method == "vanilla_es" else None))
         if method == "cleanlab":
             clf, history = _fit_cleanlab(clf, X, y, data, record, epochs, seed)
         else:
             clf.fit(X, y)
             history = clf.history
+    if method == "vanilla_es":
+        stopper = dict(clf.callbacks_)["early_stopping"]
+        record.update(stopped_epoch=len(history), best_epoch=int(stopper.best_epoch_))
     record["epochs"] = epochs
     return clf, history
 
@@ -388,9 +421,22 @@ def _fit_cleanlab(net, X, y, data: BenchData, record: dict, epochs: int, seed: i
     return clf, history
 
 
+def default_methods() -> tuple[str, ...]:
+    """The methods of a default ``sk-ieg bench``: IEG, plain training with and without
+    early stopping on the trusted rows, cleanlab (when the ``cleanlab`` package is
+    installed: ``pip install 'sk-ieg[bench]'``), trusted rows only and clean labels."""
+    try:
+        import cleanlab  # noqa: F401
+    except ImportError:
+        extra = ()
+    else:
+        extra = ("cleanlab",)
+    return ("ieg", "vanilla", "vanilla_es", *extra, "trusted_only", "clean")
+
+
 def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
                   rates: Sequence[float] = (0.4, 0.8), trusted_per_class: int = 10,
-                  methods: Sequence[str] = ("ieg", "vanilla", "trusted_only", "clean"),
+                  methods: Sequence[str] | None = None,
                   seeds: Sequence[int] = (0, 1), max_epochs: int = 100,
                   n_train: int | None = None, out: str | Path | None = None,
                   progress: bool = True, ieg_params: dict | None = None, model: str = "default",
@@ -406,6 +452,7 @@ def run_benchmark(*, dataset: str = "digits", noise: str = "uniform",
     ``<method>_<tag>`` (the record keeps ``base_method``), so that runs with other
     ``ieg_params`` can be joined into one table with :func:`merge_results`.
     """
+    methods = default_methods() if methods is None else methods
     if tag is not None and not re.fullmatch(r"\w+", tag):
         raise ValueError(f"tag must be letters, digits and underscores, got {tag!r}")
     runs = []

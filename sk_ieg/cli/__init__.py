@@ -49,10 +49,12 @@ def _bench_parser(sub) -> None:
     p.add_argument("--rate", type=_floats, default=[0.4, 0.8],
                    help="noise rate(s), comma separated (default: 0.4,0.8)")
     p.add_argument("--trusted-per-class", type=int, default=10)
-    p.add_argument("--methods", default="ieg,vanilla,trusted_only,clean",
+    p.add_argument("--methods", default=None,
                    help="comma separated from: ieg, ieg_fast (IEG with sk_ieg.SPEED_SETTING), "
-                   "l2r, vanilla, trusted_only, clean, cleanlab (cleanlab needs the optional "
-                   "cleanlab package)")
+                   "l2r, vanilla, vanilla_es (early stopping on the trusted rows), "
+                   "trusted_only, clean, cleanlab (needs the optional cleanlab package). "
+                   "Default: ieg,vanilla,vanilla_es,cleanlab,trusted_only,clean, without "
+                   "cleanlab when it is not installed")
     p.add_argument("--seeds", type=_ints, default=[0, 1])
     p.add_argument("--max-epochs", type=int, default=100)
     p.add_argument("--model", default=None,
@@ -130,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_bench(parser, args) -> int:
     """``sk-ieg bench`` (accuracy benchmark or ``--merge``)."""
-    from sk_ieg.bench import METHODS, merge_results, run_benchmark
+    from sk_ieg.bench import METHODS, default_methods, merge_results, run_benchmark
 
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = (list(default_methods()) if args.methods is None
+               else [m.strip() for m in args.methods.split(",") if m.strip()])
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         parser.error(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
