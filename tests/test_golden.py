@@ -20,10 +20,17 @@ def golden_module():
 
 
 def test_digits_fit_reproduces_saved_results(golden_module):
-    saved = np.load(DATA / "golden_digits.npz")
+    # Float kernels differ between CPUs, and 30 epochs amplify the difference, so the
+    # pre-redesign code's output is saved per host kind: golden_digits.npz (the host of
+    # the redesign) and golden_digits_host2.npz (an AMD EPYC host, made by running
+    # make_golden.golden_fit with sk_ieg at cab89fc, one torch thread as in conftest).
+    # The fit must equal one of them.
+    saved = [np.load(path) for path in sorted(DATA.glob("golden_digits*.npz"))]
     now = golden_module.golden_fit()
-    np.testing.assert_array_equal(now["predict"], saved["predict"])
-    np.testing.assert_allclose(now["predict_proba"], saved["predict_proba"], rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(now["sample_weights"], saved["sample_weights"])
-    np.testing.assert_array_equal(now["corrected_labels"], saved["corrected_labels"])
-    np.testing.assert_array_equal(now["relabel_scores"], saved["relabel_scores"])
+    gaps = [float(np.abs(now["predict_proba"] - s["predict_proba"]).max()) for s in saved]
+    assert min(gaps) <= 1e-6, f"predict_proba differs from every saved host's by {gaps}"
+    match = saved[int(np.argmin(gaps))]
+    np.testing.assert_array_equal(now["predict"], match["predict"])
+    np.testing.assert_array_equal(now["sample_weights"], match["sample_weights"])
+    np.testing.assert_array_equal(now["corrected_labels"], match["corrected_labels"])
+    np.testing.assert_array_equal(now["relabel_scores"], match["relabel_scores"])
