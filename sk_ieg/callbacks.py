@@ -47,8 +47,9 @@ from sk_ieg.step import consistency_alignment
 #: exceeds: the paper's constant weight.
 AUTO_CONSISTENCY_WEIGHT = 20.0
 
-__all__ = ["AUTO_CONSISTENCY_WEIGHT", "AutoConsistency", "ConvergenceCheck", "CosineRestartSchedule", "FiniteCheck", "NonFiniteLossError",
-           "RampUp", "RecordLR", "RowStatistics", "WeightAverage", "ieg_callbacks"]
+__all__ = ["AUTO_CONSISTENCY_WEIGHT", "AutoConsistency", "ConvergenceCheck",
+           "CosineRestartSchedule", "FiniteCheck", "NonFiniteLossError", "RampUp", "RecordLR",
+           "RowStatistics", "WeightAverage", "ieg_callbacks"]
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -203,12 +204,10 @@ class AutoConsistency(Callback):
             return
         net.module_.train()
         x = torch.as_tensor(batch[0], device=net.device)
-        state = net.ieg_state_
-        seed = int(torch.randint(0, 2**62, (1,), generator=state.rng.seeds or state.rng.views,
-                                 device=(state.rng.seeds or state.rng.views).device).item())
+        rng = net.ieg_state_.rng
         cosine = consistency_alignment(net.module_, x, *net.probe_batch(),
-                                       make_view=net.view_function(),
-                                       n_strong=net.n_views - 1, seed=seed)
+                                       make_view=net.view_function(), n_strong=net.n_views - 1,
+                                       seed_generator=rng.seeds or rng.views)
         self.cosines_.append(float(cosine))
 
     def on_epoch_end(self, net, **kwargs):

@@ -171,7 +171,8 @@ def make_views(x: Tensor, x_probe: Tensor, make_view: ViewFn,
 
 
 def consistency_alignment(module: nn.Module, x: Tensor, x_probe: Tensor, y_probe: Tensor, *,
-                          make_view: ViewFn, n_strong: int = 1, seed: int = 0) -> Tensor:
+                          make_view: ViewFn, n_strong: int = 1,
+                          seed_generator: torch.Generator | None = None) -> Tensor:
     """Cosine between the gradients of the probe loss and of the consistency loss.
 
     Both at the module's current parameters, on views of one batch of noisy rows
@@ -180,7 +181,8 @@ def consistency_alignment(module: nn.Module, x: Tensor, x_probe: Tensor, y_probe
     consistency (eq. 4) of ``x``. A gradient step on ``w L_c`` changes the probe
     loss by ``-lr w grad L_p . grad L_c`` to first order, so a positive cosine
     says the consistency term is helping the trusted rows. Buffers are cloned
-    (BatchNorm running statistics stay as they are); ``seed`` drives dropout.
+    (BatchNorm running statistics stay as they are); dropout's seed is drawn from
+    ``seed_generator`` (a CPU generator avoids a host-device sync; default: seed 0).
     Returns a 0-d tensor (0 when either gradient is zero).
     """
     params = {k: p for k, p in module.named_parameters() if p.requires_grad}
@@ -190,6 +192,7 @@ def consistency_alignment(module: nn.Module, x: Tensor, x_probe: Tensor, y_probe
     def forward(inputs):
         return functional_call(module, (params, buffers), (inputs,))
 
+    seed = 0 if seed_generator is None else _seed_from(seed_generator)
     with _module_rng(x.device, seed):
         probe = F.cross_entropy(forward(x_probe_weak), y_probe)
         kl = kl_consistency(forward(x_weak).repeat(n_strong, 1), forward(x_strong))

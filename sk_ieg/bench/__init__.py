@@ -25,5 +25,6 @@ from sk_ieg.bench.runner import (
 )
 
 __all__ = ["METHODS", "MODELS", "BenchData", "EpochProgress", "RowStatistics", "TestAccuracy",
-           "default_methods", "format_table", "load_bench_data", "matched_epochs", "merge_results", "module_for",
+           "default_methods", "format_table", "load_bench_data", "matched_epochs",
+           "merge_results", "module_for",
            "plain_net", "run_benchmark", "run_method"]

@@ -35,7 +35,8 @@ from sk_ieg.models import MLP, ResNetSmall, SmallCNN
 from sk_ieg.noise import make_noisy_labels, split_trusted
 
 __all__ = ["METHODS", "MODELS", "BenchData", "EpochProgress", "RowStatistics", "TestAccuracy",
-           "default_methods", "format_table", "load_bench_data", "matched_epochs", "merge_results", "module_for",
+           "default_methods", "format_table", "load_bench_data", "matched_epochs",
+           "merge_results", "module_for",
            "plain_net", "run_benchmark", "run_method"]
 
 #: Methods ``run_method`` knows. All share the network, optimizer and epochs.

@@ -1,19 +1,35 @@
-import json, sys, shlex
-# usage: mkjobs.py OUT 'configs-json' [sets]
-out = sys.argv[1]; configs = json.loads(sys.argv[2]); sets = sys.argv[3].split(",") if len(sys.argv) > 3 else ["d", "l"]
-seeds = [int(s) for s in (sys.argv[4].split(",") if len(sys.argv) > 4 else ["0"])]
-targets = []
-for s in seeds:
-    if "d" in sets:
-        for model in ("default", "plain_mlp"):
-            for rate in (0.4, 0.8):
-                targets.append(f"--dataset digits --model {model} --rate {rate} --max-epochs 60 --seed {s}")
-    if "l" in sets:
-        targets.append(f"--dataset pmlb:letter --noise pairflip --rate 0.45 --max-epochs 40 --seed {s}")
-# letter first (longest)
-targets.sort(key=lambda t: "letter" not in t)
-for t in targets:
-    for name, params in configs.items():
-        method = params.pop("_method", "ieg") if isinstance(params, dict) else "ieg"
-        print(f".venv/bin/python benchmarks/defaults_search.py {t} --method {method} --params {shlex.quote(json.dumps(params))} --name {name} --out {out}")
-        if method != "ieg": params["_method"] = method
+"""Print the defaults-search commands: every configuration on every target.
+
+    python make_jobs.py OUT CONFIGS [SETS] [SEEDS]
+
+CONFIGS is JSON ``{name: ieg_params}`` (``"_method"`` inside picks another method,
+e.g. ``l2r``); SETS is ``d`` (digits, both networks, 40% and 80%, E=60) and/or ``l``
+(letter, pair-flip 45%, E=40), default ``d,l``; SEEDS default ``0``.
+"""
+
+import json
+import shlex
+import sys
+
+DIGITS = "--dataset digits --model {model} --rate {rate} --max-epochs 60 --seed {seed}"
+LETTER = "--dataset pmlb:letter --noise pairflip --rate 0.45 --max-epochs 40 --seed {seed}"
+
+
+def main(out, configs, sets="d,l", seeds="0"):
+    targets = []
+    for seed in seeds.split(","):
+        if "l" in sets:  # the longest runs first
+            targets.append(LETTER.format(seed=seed))
+        if "d" in sets:
+            targets += [DIGITS.format(model=m, rate=r, seed=seed)
+                        for m in ("default", "plain_mlp") for r in (0.4, 0.8)]
+    for target in targets:
+        for name, params in json.loads(configs).items():
+            params = dict(params)
+            method = params.pop("_method", "ieg")
+            print(f".venv/bin/python benchmarks/defaults_search.py {target} --method {method} "
+                  f"--params {shlex.quote(json.dumps(params))} --name {name} --out {out}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
