@@ -42,9 +42,12 @@ __all__ = ["METHODS", "MODELS", "BenchData", "EpochProgress", "RowStatistics", "
 #: Methods ``run_method`` knows. All share the network, optimizer and epochs.
 METHODS = ("ieg", "ieg_fast", "l2r", "vanilla", "vanilla_es", "trusted_only", "clean",
            "cleanlab")
-#: ``vanilla_es``'s early stopping: epochs without a lower validation loss on the trusted
-#: rows before it stops (the best epoch's weights are restored either way).
-EARLY_STOPPING_PATIENCE = 10
+#: ``vanilla_es``'s early stopping: epochs without a higher accuracy on the trusted
+#: (validation) rows before it stops; the best epoch's weights are restored either way.
+#: Accuracy, not loss: a net trained on noisy labels grows overconfident, and its
+#: validation loss bottoms out epochs before its accuracy peaks (digits, 40% uniform:
+#: 0.727 restored by loss against 0.920 by accuracy, default MLP, E=60).
+EARLY_STOPPING_PATIENCE = 20
 #: Networks for ``--model``: ``default`` is what ``IEGClassifier(module=None)`` builds.
 #: ``small_cnn_fc`` is ``SmallCNN(head_units=128)``, a small CNN that can memorise noise.
 #: ``plain_mlp`` is ``MLP(hidden_units=(256, 256), batch_norm=False)``: two hidden layers of
@@ -266,7 +269,7 @@ def plain_net(module, module_kw, *, epochs, batch_size, seed, callbacks, device=
 
     Without ``validation`` there is no validation split. With ``validation=(X_val,
     y_val)`` those rows are the validation set, and skorch's ``EarlyStopping`` on
-    their loss (patience :data:`EARLY_STOPPING_PATIENCE`, ``load_best=True``) stops
+    their accuracy (patience :data:`EARLY_STOPPING_PATIENCE`, ``load_best=True``) stops
     training and restores the weights of the best epoch: the practitioner's
     baseline ``vanilla_es``.
     """
@@ -274,7 +277,8 @@ def plain_net(module, module_kw, *, epochs, batch_size, seed, callbacks, device=
     if validation is not None:
         split = predefined_split(Dataset(*validation))
         callbacks = list(callbacks) + [("early_stopping", EarlyStopping(
-            monitor="valid_loss", patience=EARLY_STOPPING_PATIENCE, load_best=True))]
+            monitor="valid_acc", lower_is_better=False, patience=EARLY_STOPPING_PATIENCE,
+            load_best=True))]
     return NeuralNetClassifier(
         module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.1,
         optimizer__momentum=0.9, optimizer__weight_decay=5e-4, batch_size=batch_size,
@@ -295,7 +299,7 @@ def run_method(method: str, data: BenchData, *, max_epochs: int = 100, seed: int
     :data:`sk_ieg.SPEED_SETTING`; ``l2r``: meta re-weighting only, the paper's
     ablation M-1); ``ieg_params`` go to all three, except what those settings fix.
     ``vanilla`` (noisy + trusted rows), ``vanilla_es`` (noisy rows, with the
-    trusted rows held out for early stopping on their loss; the best epoch is
+    trusted rows held out for early stopping on their accuracy; the best epoch is
     restored), ``trusted_only``
     and ``clean`` (true labels on all training rows; the upper bound) are skorch's
     ``NeuralNetClassifier`` with the same network, SGD settings, batch size and
