@@ -203,12 +203,14 @@ class IEGClassifier(NeuralNetClassifier):
         paper: 5 on CIFAR, 4 on WebVision).
     consistency_weight : @type
         ``k``, weight of ``KL(weak || strong)`` (eq. 4; paper: 20 on CIFAR, 3.5
-        on Clothing1M, 14 on Food101N). 0 turns the consistency loss off.
-        ``"auto"``: start at 20 and let the probe decide each epoch: the weight
-        halves (down to 20/16) unless the consistency loss's gradient agrees with
-        the probe loss's gradient (mean cosine on 4 batches more than two standard
-        errors above 0), and doubles back (up to 20) when it does; history records
-        ``consistency_weight`` and ``consistency_alignment``. Experimental: see
+        on Clothing1M, 14 on Food101N). 0 turns the consistency loss off; a
+        number keeps that weight for the whole fit (the paper: 20.0).
+        ``"auto"`` (default): start at 20 and let the probe decide each epoch: the
+        weight halves (down to 20/16) unless the consistency loss's gradient
+        agrees with the probe loss's gradient (mean cosine on 4 batches more than
+        two standard errors above 0), and doubles back (up to 20) when it does;
+        history records ``consistency_weight`` and ``consistency_alignment``. The
+        check costs about 4 extra steps an epoch. Why it is the default:
         ``benchmarks/results/defaults_search``.
     meta_scope : @type
         Parameters the meta-gradient is taken through. ``"all"``: every
@@ -276,7 +278,8 @@ class IEGClassifier(NeuralNetClassifier):
         weights ramp up from near 0 (``exp(-5 (1 - t)**2)``, as Mean Teacher and
         MixMatch ramp their unlabeled loss); relabeling starts when the ramp ends,
         so that early guesses of a barely trained network do not replace labels.
-        0: the paper's constant weights from the first step.
+        Default 0.15 (9 of 60 epochs). 0: the paper's constant weights from the
+        first step.
     ema_decay : @type
         Exponential moving average of the weights used for prediction, with the
         usual warm-up ``min(decay, (1 + t) / (10 + t))`` at step ``t``. None: off.
@@ -455,7 +458,7 @@ class IEGClassifier(NeuralNetClassifier):
         mixup=True,
         probe_mixup_weight=1.0,
         mixup_weight=1.0,
-        consistency_weight=20.0,
+        consistency_weight="auto",
         meta_scope="all",
         mixup_size=None,
         augmentation="auto",
@@ -469,7 +472,7 @@ class IEGClassifier(NeuralNetClassifier):
         probe_batch_size=None,
         lr_schedule="cosine_restarts",
         first_cycle_epochs=1.0,
-        ramp_up=0.0,
+        ramp_up=0.15,
         ema_decay=0.999,
         statistics_decay=0.9,
         auto_probe_per_class=10,

@@ -172,8 +172,8 @@ def test_ramp_up_scales_the_unsupervised_terms_and_delays_relabeling(data):
             if training:
                 seen.append(net.step_config())
 
-    clf = IEGClassifier(max_epochs=4, batch_size=BATCH, ramp_up=0.5, random_state=0, verbose=0,
-                        callbacks=[("spy", Spy())])
+    clf = IEGClassifier(max_epochs=4, batch_size=BATCH, ramp_up=0.5, consistency_weight=20.0,
+                        random_state=0, verbose=0, callbacks=[("spy", Spy())])
     clf.fit(X, y, trusted=mask)
     per_epoch = len(seen) // 4
     first, last = seen[0], seen[-1]
