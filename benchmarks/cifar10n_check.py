@@ -18,15 +18,14 @@ reads them from the data directory and commits only accuracies.
 from __future__ import annotations
 
 import argparse
-import json
-import time
 
 import numpy as np
 import torch
+from defaults_search import run_and_record  # benchmarks/, the script's own folder
 from sklearn.model_selection import train_test_split
 
 from sk_ieg import datasets
-from sk_ieg.bench import BenchData, run_method
+from sk_ieg.bench import BenchData
 from sk_ieg.noise import split_trusted
 
 
@@ -58,17 +57,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     data = load_split(a.labels, a.seed)
-    start = time.perf_counter()
-    rec = run_method(a.method, data, max_epochs=a.max_epochs, seed=a.seed, progress=False,
-                     ieg_params=json.loads(a.params), model=a.model, track_rows=False)
-    row = dict(name=a.name or a.method, method=a.method, params=json.loads(a.params),
-               labels=a.labels, noise_rate=round(data.info["noise_rate"], 4), seed=a.seed,
-               model=a.model, max_epochs=a.max_epochs, test_accuracy=rec["test_accuracy"],
-               corrected_accuracy=rec.get("corrected_accuracy"),
-               curve=[round(acc, 4) for _, acc in rec["test_accuracy_per_epoch"]],
-               seconds=round(time.perf_counter() - start, 1))
-    with open(a.out, "a") as f:
-        f.write(json.dumps(row) + "\n")
+    row = run_and_record(a, data, labels=a.labels,
+                         noise_rate=round(data.info["noise_rate"], 4))
     print(f"{row['name']:>14} cifar10n {a.labels} ({row['noise_rate']:.0%}) {a.model} "
           f"s{a.seed}: {row['test_accuracy']:.4f} corrected={row['corrected_accuracy']} "
           f"({row['seconds']}s)")

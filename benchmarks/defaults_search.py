@@ -21,6 +21,26 @@ import torch
 from sk_ieg.bench import load_bench_data, run_method
 
 
+def run_and_record(a, data, **fields) -> dict:
+    """Fit ``a.method`` (``a.params``, ``a.model``, ``a.max_epochs``, ``a.seed``) on
+    ``data``, append one JSON line to ``a.out`` and return it: the run's name, method
+    and parameters, ``fields``, then test accuracy, corrected-label accuracy, the
+    per-epoch test accuracy (``curve``) and the fit time."""
+    params = json.loads(a.params)
+    start = time.perf_counter()
+    rec = run_method(a.method, data, max_epochs=a.max_epochs, seed=a.seed, progress=False,
+                     ieg_params=params, model=a.model, track_rows=False)
+    row = dict(name=a.name or a.method, method=a.method, params=params, **fields,
+               seed=a.seed, model=a.model, max_epochs=a.max_epochs,
+               test_accuracy=rec["test_accuracy"],
+               corrected_accuracy=rec.get("corrected_accuracy"),
+               curve=[round(acc, 4) for _, acc in rec["test_accuracy_per_epoch"]],
+               seconds=round(time.perf_counter() - start, 1))
+    with open(a.out, "a") as f:
+        f.write(json.dumps(row) + "\n")
+    return row
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="digits")
@@ -38,18 +58,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     data = load_bench_data(a.dataset, noise=a.noise, rate=a.rate, seed=a.seed, n_train=a.n_train)
-    start = time.perf_counter()
-    rec = run_method(a.method, data, max_epochs=a.max_epochs, seed=a.seed, progress=False,
-                     ieg_params=json.loads(a.params), model=a.model, track_rows=False)
-    row = dict(name=a.name or a.method, method=a.method, params=json.loads(a.params),
-               dataset=a.dataset, noise=a.noise, rate=a.rate, seed=a.seed, model=a.model,
-               n_train=a.n_train, max_epochs=a.max_epochs,
-               test_accuracy=rec["test_accuracy"],
-               corrected_accuracy=rec.get("corrected_accuracy"),
-               curve=[round(acc, 4) for _, acc in rec["test_accuracy_per_epoch"]],
-               seconds=round(time.perf_counter() - start, 1))
-    with open(a.out, "a") as f:
-        f.write(json.dumps(row) + "\n")
+    row = run_and_record(a, data, dataset=a.dataset, noise=a.noise, rate=a.rate,
+                         n_train=a.n_train)
     print(f"{row['name']:>14} {a.dataset} {a.model} {a.noise} {a.rate:.0%} s{a.seed}: "
           f"{row['test_accuracy']:.4f} corrected={row['corrected_accuracy']} ({row['seconds']}s)")
 
