@@ -40,7 +40,7 @@ from skorch.callbacks import Callback
 
 from sk_ieg.data import n_batches
 from sk_ieg.schedule import cosine_restarts, sigmoid_ramp_up
-from sk_ieg.state import RowStats
+from sk_ieg.state import TORCH_PROCESS_LOCK, RowStats
 from sk_ieg.step import consistency_alignment
 
 #: The consistency weight that ``consistency_weight="auto"`` starts from and never
@@ -205,9 +205,13 @@ class AutoConsistency(Callback):
         net.module_.train()
         x = torch.as_tensor(batch[0], device=net.device)
         rng = net.ieg_state_.rng
-        cosine = consistency_alignment(net.module_, x, *net.probe_batch(),
-                                       make_view=net.view_function(), n_strong=net.n_views - 1,
-                                       seed_generator=rng.seeds or rng.views)
+        # Under the step's process lock: the check seeds torch's global generator for
+        # dropout, which a fit in another thread of this process may be drawing from.
+        with TORCH_PROCESS_LOCK:
+            cosine = consistency_alignment(net.module_, x, *net.probe_batch(),
+                                           make_view=net.view_function(),
+                                           n_strong=net.n_views - 1,
+                                           seed_generator=rng.seeds or rng.views)
         self.cosines_.append(float(cosine))
 
     def on_epoch_end(self, net, **kwargs):

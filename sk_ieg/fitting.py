@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import threading
 import warnings
 from dataclasses import dataclass, replace
 
@@ -21,15 +20,11 @@ from skorch import NeuralNetClassifier
 
 from sk_ieg._validation import FittedRows, check_trusted_mask, check_X, check_y
 from sk_ieg.model_selection import select_probe_rows
-from sk_ieg.state import NoisyRows
+from sk_ieg.state import TORCH_PROCESS_LOCK, NoisyRows
 
 __all__ = ["TORCH_PROCESS_LOCK", "FitData", "check_module_output", "forked_rng", "prepare_fit",
            "warmup_probe_rows", "warn_missing_classes"]
 
-#: Forward-mode AD levels (the "jvp" meta-gradient) and the global RNG state that
-#: ``torch.random.fork_rng`` swaps are per process, not per thread: fits running in
-#: threads of one process (joblib's threading backend, Dask threads) take turns here.
-TORCH_PROCESS_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager

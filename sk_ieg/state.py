@@ -11,6 +11,7 @@ device by skorch's unpickler, generators are stored as plain records.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +19,14 @@ import torch
 
 from sk_ieg.data import ProbeSampler
 
-__all__ = ["FitState", "NoisyRows", "ProbeSet", "RandomStreams", "RowStats", "ViewStats",
-           "generator_record", "restore_generator"]
+__all__ = ["TORCH_PROCESS_LOCK", "FitState", "NoisyRows", "ProbeSet", "RandomStreams",
+           "RowStats", "ViewStats", "generator_record", "restore_generator"]
+
+#: Forward-mode AD levels (the "jvp" meta-gradient) and the global RNG state that
+#: ``torch.random.fork_rng`` swaps are per process, not per thread: fits running in
+#: threads of one process (joblib's threading backend, Dask threads) take turns here,
+#: and so do the callbacks that run module passes between steps (``auto_consistency``).
+TORCH_PROCESS_LOCK = threading.RLock()
 
 
 def generator_record(generator: torch.Generator) -> dict:
