@@ -13,6 +13,9 @@ replaced or turned off like any skorch default, e.g. ``callbacks__convergence=No
   over the first part of training, and when relabeling starts.
 * :class:`AutoConsistency` (``auto_consistency``): with ``consistency_weight="auto"``,
   the consistency weight, from whether its gradient agrees with the probe's.
+* :class:`AutoMetaStrength` (``auto_meta``): with ``meta_strength="auto"`` and
+  ``relabel_strength="auto"``, how much of the meta step's weights and relabeling the
+  step uses, from whether choices made by one half of the trusted rows help the other.
 * :class:`RecordLR` (``record_lr``): history's ``lr``, the rate the optimizer used,
   per batch and per epoch (the last batch's).
 * :class:`WeightAverage` (``weight_average``): the exponential moving average of
@@ -41,13 +44,13 @@ from skorch.callbacks import Callback
 from sk_ieg.data import n_batches
 from sk_ieg.schedule import cosine_restarts, sigmoid_ramp_up
 from sk_ieg.state import TORCH_PROCESS_LOCK, RowStats
-from sk_ieg.step import consistency_alignment
+from sk_ieg.step import consistency_alignment, meta_generalization
 
 #: The consistency weight that ``consistency_weight="auto"`` starts from and never
 #: exceeds: the paper's constant weight.
 AUTO_CONSISTENCY_WEIGHT = 20.0
 
-__all__ = ["AUTO_CONSISTENCY_WEIGHT", "AutoConsistency", "ConvergenceCheck",
+__all__ = ["AUTO_CONSISTENCY_WEIGHT", "AutoConsistency", "AutoMetaStrength", "ConvergenceCheck",
            "CosineRestartSchedule", "FiniteCheck", "NonFiniteLossError", "RampUp", "RecordLR",
            "RowStatistics", "WeightAverage", "ieg_callbacks"]
 
@@ -220,14 +223,136 @@ class AutoConsistency(Callback):
         net.history.record("consistency_weight", AUTO_CONSISTENCY_WEIGHT * self.scale_)
         if not self.cosines_:
             return
-        c = np.asarray(self.cosines_)
-        mean = float(c.mean())
-        se = float(c.std(ddof=1) / math.sqrt(len(c))) if len(c) > 1 else math.inf
+        self.scale_, mean = _halve_or_double(self.scale_, self.cosines_, self.min_scale)
         net.history.record("consistency_alignment", mean)
-        helps = mean - 2 * se > 0
-        self.scale_ = min(1.0, 2 * self.scale_) if helps else max(self.min_scale,
-                                                                  self.scale_ / 2)
         net.ieg_state_.consistency_scale = self.scale_
+
+
+def _halve_or_double(scale: float, values, min_scale: float) -> tuple[float, float]:
+    """``(new scale, mean)``: double (up to 1) when the mean of ``values`` is more than
+    two standard errors above 0, else halve (down to ``min_scale``)."""
+    v = np.asarray(values, dtype=float)
+    mean = float(v.mean())
+    se = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.inf
+    helps = mean - 2 * se > 0
+    return (min(1.0, 2 * scale) if helps else max(min_scale, scale / 2)), mean
+
+
+def split_halves(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint halves of the trusted rows, alternating within each class (in the
+    rows' order): ``(indices A, indices B)``. No random draw, so the split does not
+    move any of the fit's random streams."""
+    first = np.zeros(len(y), dtype=bool)
+    for c in np.unique(y):
+        first[np.flatnonzero(y == c)[::2]] = True
+    return np.flatnonzero(first), np.flatnonzero(~first)
+
+
+class AutoMetaStrength(Callback):
+    """``meta_strength="auto"`` / ``relabel_strength="auto"``: the trusted rows decide
+    how far to follow the meta step's weights and its relabeling.
+
+    The trusted rows are split into two halves (:func:`split_halves`). On the first
+    ``n_checks`` training batches of every epoch (after their step) it measures
+    :func:`~sk_ieg.step.meta_generalization`, both ways round: how much more one
+    half's loss falls, to first order, under a step on the noisy rows weighted
+    (column 0) or relabeled (column 1) as the other half's meta-gradient says, than
+    under a plain step on the given labels. At the end of the epoch each strength
+    doubles (up to 1: the paper's step) when its mean gain is more than two standard
+    errors above 0 (choices made by some trusted rows help trusted rows they did not
+    see) and halves otherwise (down to ``min_scale``). With few trusted rows the meta
+    step fits them rather than the task; there the strengths fall and the step moves
+    towards plain training, while with enough trusted rows they stay at 1. Both start
+    at 1. The halves' rows are weighted by the class mix of the probe batches
+    (``probe_prior``); each half uses at most ``probe_batch_size`` rows per check,
+    taken in turn; with fewer than 2 rows in a half there is no check and the strengths
+    stay at 1. Records ``meta_strength`` / ``relabel_strength`` (used in the
+    epoch) and ``meta_gain`` / ``relabel_gain`` in the history, for each parameter
+    set to ``"auto"``.
+
+    Parameters
+    ----------
+    n_checks : int, default=4
+    min_scale : float, default=1/16
+    """
+
+    #: (estimator parameter, column of meta_generalization, history's gain key)
+    _TERMS = (("meta_strength", 0, "meta_gain"), ("relabel_strength", 1, "relabel_gain"))
+
+    def __init__(self, n_checks: int = 4, min_scale: float = 1 / 16):
+        self.n_checks = n_checks
+        self.min_scale = min_scale
+
+    def initialize(self):
+        self.scales_ = {name: 1.0 for name, _, _ in self._TERMS}
+        self.gains_ = {name: [] for name, _, _ in self._TERMS}
+        self.halves_ = None
+        self.turn_ = 0  # checks so far, over the fit (which rows of a large half)
+        self.checks_ = 0  # checks this epoch
+        return self
+
+    def _auto(self, net) -> list:
+        """The terms set to ``"auto"`` that this fit uses."""
+        used = {"meta_strength": net.reweight, "relabel_strength": net.relabel}
+        return [t for t in self._TERMS if getattr(net, t[0]) == "auto" and used[t[0]]]
+
+    def on_train_begin(self, net, **kwargs):
+        state = net.ieg_state_
+        for name, scale in self.scales_.items():
+            setattr(state, name, scale)
+        y = state.probe.y.cpu().numpy()
+        halves = split_halves(y)
+        self.halves_ = None
+        # at least 2 rows a half (BatchNorm trains on no fewer); numpy here, tensors
+        # live in ieg_state_
+        if min(len(h) for h in halves) >= 2:
+            shares = state.probe.sampler.class_shares()
+            idx = np.searchsorted(state.probe.sampler.classes, y)
+            self.halves_ = [(h, shares[idx[h]] / np.bincount(idx[h], minlength=len(shares))[idx[h]])
+                            for h in halves]
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.gains_ = {name: [] for name, _, _ in self._TERMS}
+        self.checks_ = 0
+
+    def _half(self, net, k):
+        rows, weights = self.halves_[k]
+        size = net.probe_batch_size or net.batch_size
+        if len(rows) > size:  # the next `size` rows of the half, in turn
+            take = (self.turn_ * size + np.arange(size)) % len(rows)
+            rows, weights = rows[take], weights[take]
+        probe = net.ieg_state_.probe
+        index = torch.as_tensor(rows, device=probe.X.device)
+        return probe.X[index], probe.y[index], torch.as_tensor(weights, dtype=probe.X.dtype,
+                                                              device=probe.X.device)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        terms = self._auto(net) if training else []
+        if not terms or self.halves_ is None or self.checks_ >= self.n_checks:
+            return
+        net.module_.train()
+        x = torch.as_tensor(batch[0], device=net.device)
+        y = torch.as_tensor(batch[1], device=net.device)[:, 0]
+        rng = net.ieg_state_.rng
+        with TORCH_PROCESS_LOCK:  # seeds torch's global generator for dropout
+            gains = meta_generalization(
+                net.module_, x, y, self._half(net, 0), self._half(net, 1),
+                make_view=net.view_function(), n_strong=net.n_views - 1,
+                temperature=net.temperature, seed_generator=rng.seeds or rng.views)
+        self.turn_ += 1
+        self.checks_ += 1
+        for name, column, _ in terms:
+            self.gains_[name] += gains[:, column].tolist()
+
+    def on_epoch_end(self, net, **kwargs):
+        for name, _, gain_key in self._auto(net):
+            net.history.record(name, self.scales_[name])
+            if self.gains_[name]:
+                self.scales_[name], mean = _halve_or_double(self.scales_[name],
+                                                            self.gains_[name],
+                                                            self.min_scale)
+                net.history.record(gain_key, mean)
+                setattr(net.ieg_state_, name, self.scales_[name])
 
 
 class RecordLR(Callback):
@@ -367,5 +492,6 @@ def ieg_callbacks(*, schedule: bool = True) -> list:
     named = [("finite_check", FiniteCheck())]
     named += [("lr_schedule", CosineRestartSchedule())] if schedule else []
     return named + [("ramp_up", RampUp()), ("auto_consistency", AutoConsistency()),
-                    ("record_lr", RecordLR()), ("weight_average", WeightAverage()),
-                    ("row_statistics", RowStatistics()), ("convergence", ConvergenceCheck())]
+                    ("auto_meta", AutoMetaStrength()), ("record_lr", RecordLR()),
+                    ("weight_average", WeightAverage()), ("row_statistics", RowStatistics()),
+                    ("convergence", ConvergenceCheck())]

@@ -74,13 +74,16 @@ class IndexedDataset(Dataset):
 
 
 class ProbeSampler:
-    """Class-balanced batches of trusted-row indices, cycling through the set.
+    """Batches of trusted-row indices with a set class mix, cycling through the set.
 
-    As in the authors' code: classes take turns (class 0, 1, ..., K-1, 0, ...),
-    and within each class the rows are visited in a shuffled order that is
-    reshuffled once exhausted. When the trusted set is smaller than the batch,
-    rows repeat (sampling with replacement); over many batches every trusted row
-    is used about equally often.
+    As in the authors' code, classes take turns (class 0, 1, ..., K-1, 0, ...) by
+    default, so every batch is class-balanced. With ``class_counts`` the turns are
+    weighted: class ``k`` fills a share ``class_counts[k] / sum(class_counts)`` of the
+    slots, spread evenly over the stream (each slot goes to the class furthest behind
+    its share, in exact integer arithmetic; equal counts give the plain turns). Within
+    each class the rows are visited in a shuffled order that is reshuffled once
+    exhausted. When a class has fewer rows than it has slots, its rows repeat; over
+    many batches every row of a class is used about equally often.
 
     Parameters
     ----------
@@ -88,9 +91,13 @@ class ProbeSampler:
         Labels of the trusted rows.
     batch_size : int
     rng : numpy.random.Generator
+    class_counts : array-like of int, optional
+        One non-negative weight per class of ``y`` (sorted class order, as
+        ``np.unique(y)``), not all zero; ``None``: class-balanced.
     """
 
-    def __init__(self, y: np.ndarray, batch_size: int, rng: np.random.Generator):
+    def __init__(self, y: np.ndarray, batch_size: int, rng: np.random.Generator,
+                 class_counts=None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         y = np.asarray(y)
@@ -102,6 +109,16 @@ class ProbeSampler:
         self._rows = [np.flatnonzero(y == c) for c in self.classes]
         self._queues = [self.rng.permutation(r) for r in self._rows]
         self._next_class = 0
+        self._counts = self._credit = None
+        if class_counts is not None:
+            counts = np.asarray(class_counts)
+            if (counts.shape != (len(self.classes),) or not np.issubdtype(counts.dtype, np.integer)
+                    or (counts < 0).any() or counts.sum() == 0):
+                raise ValueError(f"class_counts must be {len(self.classes)} non-negative "
+                                 f"integers, not all 0; got {class_counts!r}")
+            if len(np.unique(counts)) > 1:  # equal counts: the plain turns
+                self._counts = counts.astype(np.int64)
+                self._credit = np.zeros(len(counts), dtype=np.int64)
 
     def _take(self, k: int, n: int) -> np.ndarray:
         out = []
@@ -114,11 +131,30 @@ class ProbeSampler:
             n -= len(took)
         return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
+    def class_shares(self) -> np.ndarray:
+        """Each class's share of the slots (order of ``classes``), summing to 1."""
+        if self._counts is None:
+            return np.full(len(self.classes), 1.0 / len(self.classes))
+        return self._counts / self._counts.sum()
+
+    def _order(self) -> np.ndarray:
+        """The class of each slot of the next batch."""
+        n_cls = len(self.classes)
+        if self._counts is None:
+            order = (self._next_class + np.arange(self.batch_size)) % n_cls
+            self._next_class = int((self._next_class + self.batch_size) % n_cls)
+            return order
+        order = np.empty(self.batch_size, dtype=np.int64)
+        total = int(self._counts.sum())
+        for i in range(self.batch_size):
+            self._credit += self._counts
+            k = int(np.argmax(self._credit))
+            self._credit[k] -= total
+            order[i] = k
+        return order
+
     def sample(self) -> np.ndarray:
         """Indices (into the trusted set) of the next probe batch."""
-        n_cls = len(self.classes)
-        order = (self._next_class + np.arange(self.batch_size)) % n_cls
-        self._next_class = int((self._next_class + self.batch_size) % n_cls)
-        counts = np.bincount(order, minlength=n_cls)
+        counts = np.bincount(self._order(), minlength=len(self.classes))
         idx = np.concatenate([self._take(k, int(c)) for k, c in enumerate(counts) if c])
         return self.rng.permutation(idx)

@@ -222,6 +222,20 @@ class IEGClassifier(NeuralNetClassifier):
         batch without a graph. Cheaper for large networks, an approximation of
         the full meta-gradient (see the README's "Speed" section for its
         measured effect).
+    meta_strength : @type
+        How far the exemplar weights follow the meta step: ``s omega* + (1 - s) / B``,
+        so 1 is the paper's step and 0 uniform weights. ``"auto"``: starts at 1
+        and, each epoch, halves (to 1/16 at least) unless weights chosen by one
+        half of the trusted rows measurably help the other half (4 checks an
+        epoch; see :class:`~sk_ieg.callbacks.AutoMetaStrength`), doubling back
+        when they do. With few trusted rows the meta step fits them rather than
+        the task (on two-class tables with 10 trusted rows per class it ended
+        below plain training); ``"auto"`` then moves the step towards plain
+        training, and with enough trusted rows it stays at 1.
+    relabel_strength : @type
+        Likewise for relabeling: coefficients ``r lambda* + 1 - r``, so 0 keeps
+        every given label; ``"auto"``: the same check, on whether relabeling
+        chosen by one half of the trusted rows helps the other half.
     mixup_size : @type
         Rows of the mixup pool ``[probe, weak views, strong views]`` that are
         mixed and passed through the network each step: a random subset of this
@@ -266,8 +280,17 @@ class IEGClassifier(NeuralNetClassifier):
         Tabular only: probability that a strong view replaces a feature by the
         feature's mean (the tabular analogue of Cutout).
     probe_batch_size : @type
-        Probe rows per step, drawn class-balanced and cycling through the
-        trusted set; None: ``batch_size`` (the authors' code).
+        Probe rows per step, cycling through the trusted set; None:
+        ``batch_size`` (the authors' code).
+    probe_prior : @type
+        The class mix of the probe batches, which is the class prior the meta
+        step fits the network to. ``"given"``: classes in proportion to the
+        given labels of the noisy rows (plus one each), so a trusted set of 10
+        rows per class does not pull an imbalanced problem towards equal class
+        frequencies. ``"balanced"``: every class equally often (the authors' code;
+        right when the test classes are balanced whatever the labels say).
+        ``"trusted"``: as often as the class occurs in the trusted set (for a
+        trusted set drawn at random from the data).
     lr_schedule : @type
         Cosine decay with warm restarts: the first cycle lasts
         ``first_cycle_epochs``, each next one 1.5x longer with a 0.9x lower peak;
@@ -336,7 +359,9 @@ class IEGClassifier(NeuralNetClassifier):
         ``lambda*`` >= 0.5), otherwise the argmax of the running average of the
         guessed labels; in the user's label space.
     relabel_scores_ : ndarray of shape (n_samples,)
-        Running average of ``lambda*``: 1 = the given label was always kept.
+        Running average of the relabeling coefficient the step used (``lambda*``,
+        shrunk towards 1 by ``relabel_strength``): 1 = the given label was always
+        kept.
     given_labels_ : ndarray of shape (n_samples,)
         The labels ``fit`` was given, in the user's label space, aligned with
         ``corrected_labels_`` (the noisy rows, or every row of ``X`` with a
@@ -461,6 +486,8 @@ class IEGClassifier(NeuralNetClassifier):
         mixup_weight=1.0,
         consistency_weight="auto",
         meta_scope="all",
+        meta_strength="auto",
+        relabel_strength="auto",
         mixup_size=None,
         augmentation="auto",
         policy="randaugment",
@@ -471,6 +498,7 @@ class IEGClassifier(NeuralNetClassifier):
         strong_jitter=0.2,
         strong_mask_prob=0.2,
         probe_batch_size=None,
+        probe_prior="given",
         lr_schedule="cosine_restarts",
         first_cycle_epochs=1.0,
         ramp_up=0.15,
@@ -661,7 +689,8 @@ class IEGClassifier(NeuralNetClassifier):
             X_probe = data.X_probe
             probe = ProbeSet.from_arrays(X_probe, data.y_probe,
                                          self.probe_batch_size or self.batch_size,
-                                         int(data.seeds[3]), device)
+                                         int(data.seeds[3]), device,
+                                         class_counts=self._probe_class_counts(data))
         return FitState(
             probe=probe,
             rng=previous.rng if previous is not None else RandomStreams.from_seeds(
@@ -746,6 +775,9 @@ class IEGClassifier(NeuralNetClassifier):
         """The :class:`~sk_ieg.step.IEGConfig` of one step, from the parameters."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(IEGConfig)}
         state = getattr(self, "ieg_state_", None)
+        for name in ("meta_strength", "relabel_strength"):  # the auto_meta callback's
+            if values[name] == "auto":
+                values[name] = getattr(state, name, 1.0)
         if values["consistency_weight"] == "auto":  # the auto_consistency callback's scale
             values["consistency_weight"] = AUTO_CONSISTENCY_WEIGHT * getattr(
                 state, "consistency_scale", 1.0)
@@ -761,6 +793,15 @@ class IEGClassifier(NeuralNetClassifier):
         """``make_view(x, strong)``: the fitted views, drawing from the fit's generator."""
         state = self.ieg_state_
         return _view_function(self, state.views, state.rng.views)
+
+    def _probe_class_counts(self, data):
+        """The probe sampler's class weights for ``probe_prior`` (None: balanced)."""
+        probe_classes = np.unique(data.y_probe)
+        if self.probe_prior == "given":
+            return np.bincount(data.y, minlength=len(data.classes))[probe_classes] + 1
+        if self.probe_prior == "trusted":
+            return np.bincount(data.y_probe, minlength=len(data.classes))[probe_classes]
+        return None
 
     def probe_batch(self):
         """The next class-balanced batch of probe rows and labels, on the device."""

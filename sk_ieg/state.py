@@ -25,7 +25,8 @@ __all__ = ["TORCH_PROCESS_LOCK", "FitState", "NoisyRows", "ProbeSet", "RandomStr
 #: Forward-mode AD levels (the "jvp" meta-gradient) and the global RNG state that
 #: ``torch.random.fork_rng`` swaps are per process, not per thread: fits running in
 #: threads of one process (joblib's threading backend, Dask threads) take turns here,
-#: and so do the callbacks that run module passes between steps (``auto_consistency``).
+#: and so do the callbacks that run module passes between steps (``auto_consistency``,
+#: ``auto_meta``).
 TORCH_PROCESS_LOCK = threading.RLock()
 
 
@@ -90,7 +91,7 @@ class RandomStreams:
 
 @dataclass
 class ProbeSet:
-    """The trusted (probe) rows on the device and their class-balanced sampler."""
+    """The trusted (probe) rows on the device and their sampler."""
 
     X: torch.Tensor
     y: torch.Tensor
@@ -98,12 +99,13 @@ class ProbeSet:
 
     @classmethod
     def from_arrays(cls, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
-                    device: torch.device) -> ProbeSet:
+                    device: torch.device, class_counts=None) -> ProbeSet:
         return cls(X=torch.from_numpy(X).to(device), y=torch.from_numpy(y).long().to(device),
-                   sampler=ProbeSampler(y, batch_size, np.random.default_rng(seed)))
+                   sampler=ProbeSampler(y, batch_size, np.random.default_rng(seed),
+                                        class_counts=class_counts))
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next class-balanced probe batch: rows and labels."""
+        """The next probe batch: rows and labels."""
         idx = torch.from_numpy(self.sampler.sample()).to(self.X.device)
         return self.X[idx], self.y[idx]
 
@@ -175,5 +177,9 @@ class FitState:
     average: dict | None = None
     #: factor of the unsupervised terms this step, in (0, 1] (the ``ramp_up`` callback)
     ramp: float = 1.0
+    #: strengths of ``meta_strength="auto"`` and ``relabel_strength="auto"`` (the
+    #: ``auto_meta`` callback)
+    meta_strength: float = 1.0
+    relabel_strength: float = 1.0
     #: scale of ``consistency_weight="auto"`` (the ``auto_consistency`` callback)
     consistency_scale: float = 1.0

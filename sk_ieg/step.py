@@ -36,9 +36,8 @@ from sk_ieg.losses import guess_labels, kl_consistency, mixup, soft_cross_entrop
 from sk_ieg.meta import MetaGradients, exemplar_weights, meta_gradients, relabel_coefficients
 
 __all__ = ["META_SCOPES", "IEGConfig", "StepOutput", "capture_head", "consistency_alignment",
-           "find_head",
-           "functional_forward", "ieg_objective", "make_views", "meta_step",
-           "reference_objective"]
+           "find_head", "functional_forward", "ieg_objective", "make_views",
+           "meta_generalization", "meta_step", "reference_objective"]
 
 META_SCOPES = ("all", "head")
 
@@ -63,6 +62,10 @@ class IEGConfig:
     consistency_weight: float = 20.0
     meta_scope: str = "all"
     mixup_size: int | None = None
+    #: share ``s`` of the meta step in the exemplar weights, ``s omega* + (1 - s) / B``
+    meta_strength: float = 1.0
+    #: share ``r`` of the meta step in the relabeling coefficients, ``r lambda* + 1 - r``
+    relabel_strength: float = 1.0
 
 
 @dataclass
@@ -206,6 +209,95 @@ def consistency_alignment(module: nn.Module, x: Tensor, x_probe: Tensor, y_probe
     return torch.where(denom > 0, dot / denom.clamp_min(1e-30), torch.zeros_like(denom))
 
 
+def _probe_logit_changes(module, params, buffers, x_weak, probes, seed):
+    """Per probe set: ``J grad L_p``, the change of the noisy rows' logits along the
+    gradient of the probe set's (row-weighted) cross-entropy, shape (B, n_classes).
+
+    One backward pass per probe set, then one forward-mode pass of the noisy rows'
+    logits. A gradient step on noisy row ``i``'s cross-entropy with target ``t``
+    lowers ``L_p`` by ``lr (J_i grad L_p) . (softmax(z_i) - t)`` to first order.
+    Also returns the logits.
+    """
+    def forward(p, inputs):
+        return functional_call(module, (p, {k: b.clone() for k, b in buffers.items()}),
+                               (inputs,))
+
+    device, changes = x_weak.device, []
+    primals = {k: p.detach() for k, p in params.items()}
+    for xp, yp, wp in probes:
+        with _module_rng(device, seed):
+            per_row = F.cross_entropy(forward(params, xp), yp, reduction="none")
+        loss = (per_row * wp).sum() / wp.sum()
+        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+        tangents = {k: torch.zeros_like(p) if g is None else g
+                    for (k, p), g in zip(params.items(), grads)}
+        with _module_rng(device, seed + 1):
+            logits, change = torch.func.jvp(lambda p: forward(p, x_weak), (primals,),
+                                            (tangents,))
+        changes.append(change.detach())
+    return logits.detach(), changes
+
+
+def meta_generalization(module: nn.Module, x: Tensor, y: Tensor,
+                        probe_a: tuple[Tensor, Tensor, Tensor],
+                        probe_b: tuple[Tensor, Tensor, Tensor], *, make_view: ViewFn,
+                        n_strong: int = 1, temperature: float = 0.5,
+                        seed_generator: torch.Generator | None = None) -> Tensor:
+    """Whether the meta step's choices carry over to trusted rows it did not see.
+
+    Two disjoint probe sets ``A = probe_a`` and ``B = probe_b``, each
+    ``(X, y, row_weight)``, and a batch of noisy rows ``(x, y)``. For a probe set
+    ``P``, ``s_i(P, t) = (J_i grad L_P) . (softmax(z_i) - t)`` is the first-order
+    decrease of ``L_P`` per unit step on row ``i``'s cross-entropy with target ``t``
+    (weak view, current parameters); ``t`` is the given label ``y_i`` or the guessed
+    label ``g_i`` (eq. 3, from the weak and ``n_strong`` strong views). Choices made
+    on ``A`` (first-order forms of the meta step's):
+
+    * weights ``omega_i(A) = max(s_i(A, y_i), 0) / sum`` (uniform when all are 0);
+    * relabeling ``lambda_i(A) = 1`` when ``s_i(A, y_i) >= s_i(A, g_i)``, else 0.
+
+    Returns a (2, 2) tensor: row 0 is ``A -> B``, row 1 ``B -> A``. Column 0, how much
+    more the weighted step lowers the held-out loss than the plain step:
+    ``sum_i omega_i(A) s_i(B, y_i) - mean_i s_i(B, y_i)``. Column 1, how much more the
+    relabeled targets lower it than the given labels:
+    ``mean_i (1 - lambda_i(A)) (s_i(B, g_i) - s_i(B, y_i))``. Positive values say the
+    choices generalise beyond the trusted rows that made them.
+
+    Buffers are cloned (BatchNorm running statistics stay as they are); dropout's
+    seed is drawn from ``seed_generator`` (default: seed 0).
+    """
+    params = {k: p for k, p in module.named_parameters() if p.requires_grad}
+    buffers = {k: b.clone() for k, b in module.named_buffers()}
+    x_weak = make_view(x, False)
+    x_strong = torch.cat([make_view(x, True) for _ in range(n_strong)]) if n_strong else None
+    probes = [(make_view(xp, False), yp, wp) for xp, yp, wp in (probe_a, probe_b)]
+    seed = (0 if seed_generator is None else _seed_from(seed_generator)) % 2**61
+    logits, (change_a, change_b) = _probe_logit_changes(module, params, buffers, x_weak,
+                                                        probes, seed)
+    views = [logits]
+    if n_strong:
+        with torch.no_grad(), _module_rng(x.device, seed + 2):
+            strong = functional_call(module, (params, {k: b.clone() for k, b in
+                                                       buffers.items()}), (x_strong,))
+        views += list(strong.split(len(x)))
+    guesses = guess_labels(torch.stack(views), temperature=temperature)
+    p, labels = torch.softmax(logits, dim=1), F.one_hot(y, logits.shape[1]).to(logits.dtype)
+
+    def signals(change):  # (s(P, y), s(P, g))
+        return (change * (p - labels)).sum(1), (change * (p - guesses)).sum(1)
+
+    (ya, ga), (yb, gb) = signals(change_a), signals(change_b)
+    rows = []
+    for (y_chosen, g_chosen), (y_held, g_held) in (((ya, ga), (yb, gb)), ((yb, gb), (ya, ga))):
+        w = y_chosen.clamp_min(0)
+        total = w.sum()
+        w = w / total if total > 0 else torch.full_like(w, 1.0 / len(w))
+        relabeled = (y_chosen < g_chosen).to(w.dtype)
+        rows.append(torch.stack([(w * y_held).sum() - y_held.mean(),
+                                 (relabeled * (g_held - y_held)).mean()]))
+    return torch.stack(rows)
+
+
 def _mixup_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size, generator):
     """The mixup pool (probe rows first), optionally a random subset of ``size`` rows
     that keeps the probe share of the pool."""
@@ -244,6 +336,10 @@ def meta_step(
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Virtual step, probe pass and meta-gradients: ``(omega*, lambda*, L_p)``.
 
+    With ``config.meta_strength = s < 1`` the weights are shrunk towards plain
+    training, ``s omega* + (1 - s) / B``; with ``config.relabel_strength = r < 1`` the
+    coefficients towards the given labels, ``r lambda* + 1 - r``.
+
     ``fcall(p, inputs)`` is the module at parameters ``p`` (cloned buffers);
     ``logits`` are the weak-view logits with their graph to ``params``; ``seeds``
     are the module-RNG seeds of the weak pass and of the probe pass (dropout).
@@ -274,10 +370,16 @@ def meta_step(
         grads = _all_meta_gradients(fcall, params, logits, x_weak, x_probe_weak, y_probe,
                                     seeds=seeds, jvp_fcall=jvp_fcall, optimizer=optimizer,
                                     **point)
+    s = config.meta_strength
     if config.reweight:
         omega = exemplar_weights(grads.omega)
+        if s < 1.0:
+            omega = s * omega + (1.0 - s) / batch
     if config.relabel:
         lam = relabel_coefficients(grads.lam)
+        r = config.relabel_strength
+        if r < 1.0:
+            lam = r * lam + (1.0 - r)
     return omega, lam, grads.probe_loss
 
 
@@ -338,6 +440,9 @@ def _head_meta_gradients(fcall, params, x_probe_weak, y_probe, *, features, head
 
 
 def _check_config(config: IEGConfig) -> None:
+    for name in ("meta_strength", "relabel_strength"):
+        if not 0.0 <= getattr(config, name) <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {getattr(config, name)}")
     if config.meta_scope not in META_SCOPES:
         raise ValueError(f"meta_scope must be one of {META_SCOPES}, got {config.meta_scope!r}")
     if config.mixup_size is not None and config.mixup_size < 2:

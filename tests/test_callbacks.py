@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback, LRScheduler
 
 from sk_ieg import IEGClassifier
-from sk_ieg.callbacks import AutoConsistency
+from sk_ieg.callbacks import AutoConsistency, AutoMetaStrength, split_halves
 from sk_ieg.schedule import cosine_restarts
 
 N, BATCH = 200, 64  # 4 batches per epoch, the last one of 8 rows
@@ -226,3 +226,139 @@ def test_consistency_alignment_is_the_cosine_of_the_two_gradients():
     gc = torch.autograd.grad(kl_consistency(module(x), module(0.5 * x)), params)
     a, b = torch.cat([g.flatten() for g in gp]), torch.cat([g.flatten() for g in gc])
     assert float(got) == pytest.approx(float(a @ b / (a.norm() * b.norm())), rel=1e-10)
+
+
+def test_meta_generalization_reference_float64():
+    # Per-row gradients from one explicit backward per row, the guesses by hand, then
+    # the hand-written choices and gains; against the JVP route of the step.
+    from sk_ieg.losses import guess_labels
+    from sk_ieg.step import meta_generalization
+
+    torch.manual_seed(1)
+    module = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(),
+                                 torch.nn.Linear(7, 3)).double()
+    x, y = torch.randn(8, 5, dtype=torch.float64), torch.tensor([0, 1, 2, 1, 0, 2, 2, 1])
+    xa, ya = torch.randn(4, 5, dtype=torch.float64), torch.tensor([0, 1, 2, 1])
+    xb, yb = torch.randn(3, 5, dtype=torch.float64), torch.tensor([2, 0, 1])
+    wa = torch.tensor([1.0, 2.0, 1.0, 0.5], dtype=torch.float64)
+    wb = torch.ones(3, dtype=torch.float64)
+
+    def view(inputs, strong):
+        return inputs * (0.5 if strong else 1.0)
+
+    got = meta_generalization(module, x, y, (xa, ya, wa), (xb, yb, wb), make_view=view,
+                              n_strong=1, temperature=0.5)
+    params = list(module.parameters())
+    ce = torch.nn.functional.cross_entropy
+
+    def flat(loss):
+        return torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)])
+
+    with torch.no_grad():
+        g = guess_labels(torch.stack([module(x), module(0.5 * x)]), temperature=0.5)
+    onehot = torch.nn.functional.one_hot(y, 3).double()
+    grad_y = torch.stack([flat(ce(module(x[i:i + 1]), onehot[i:i + 1])) for i in range(8)])
+    grad_g = torch.stack([flat(ce(module(x[i:i + 1]), g[i:i + 1])) for i in range(8)])
+    ga = flat((ce(module(xa), ya, reduction="none") * wa).sum() / wa.sum())
+    gb = flat(ce(module(xb), yb))
+    expected = []
+    for chosen, held in ((ga, gb), (gb, ga)):
+        sy, sg = grad_y @ chosen, grad_g @ chosen  # s_i(A, y_i), s_i(A, g_i)
+        hy, hg = grad_y @ held, grad_g @ held
+        w = sy.clamp_min(0) / sy.clamp_min(0).sum()
+        relabeled = (sy < sg).double()
+        expected.append([float(w @ hy - hy.mean()), float((relabeled * (hg - hy)).mean())])
+    np.testing.assert_allclose(got.numpy(), np.array(expected), rtol=1e-9, atol=1e-12)
+    assert (np.abs(np.array(expected)) > 1e-6).all()  # no trivially zero entry
+
+
+def test_split_halves_alternate_within_each_class():
+    y = np.array([2, 0, 0, 1, 0, 2, 1, 0, 2])
+    a, b = split_halves(y)
+    # class 0 at rows 1, 2, 4, 7 -> A gets 1 and 4; class 1 at 3, 6 -> 3; class 2 at 0, 5, 8 -> 0, 8
+    assert a.tolist() == [0, 1, 3, 4, 8] and b.tolist() == [2, 5, 6, 7]
+    assert set(a).isdisjoint(b) and len(a) + len(b) == len(y)
+
+
+def test_auto_meta_strengths_halve_without_evidence_and_shrink_the_step(data):
+    X, y, mask = data
+
+    class WeightsOnly(AutoMetaStrength):  # weights that help, relabeling that does not
+        def on_batch_end(self, net, batch=None, training=False, **kwargs):
+            if training:
+                self.gains_["meta_strength"] += [1.0, 1.1]
+                self.gains_["relabel_strength"] += [0.0, 0.0]
+
+    seen = []
+
+    class Spy(Callback):
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            if training:
+                config = net.step_config()
+                seen.append((config.meta_strength, config.relabel_strength))
+
+    clf = IEGClassifier(max_epochs=5, random_state=0, verbose=0, batch_size=BATCH,
+                        ramp_up=0.0, callbacks__auto_meta=WeightsOnly(min_scale=1 / 4),
+                        callbacks=[("spy", Spy())])
+    clf.fit(X, y, trusted=mask)
+    assert clf.history[:, "meta_strength"] == [1.0] * 5
+    assert clf.history[:, "relabel_strength"] == [1.0, 0.5, 0.25, 0.25, 0.25]
+    per_epoch = len(seen) // 5
+    assert seen[0] == (1.0, 1.0) and seen[per_epoch] == (1.0, 0.5) and seen[-1] == (1.0, 0.25)
+    # A fixed strength turns its check off; the real check records finite gains.
+    fixed = IEGClassifier(max_epochs=1, random_state=0, verbose=0, meta_strength=0.5,
+                          relabel_strength=1.0)
+    fixed.fit(X, y, trusted=mask)
+    assert "meta_strength" not in fixed.history[-1]
+    assert "relabel_strength" not in fixed.history[-1]
+    real = IEGClassifier(max_epochs=2, batch_size=BATCH, random_state=0, verbose=0)
+    real.fit(X, y, trusted=mask)
+    cb = dict(real.callbacks_)["auto_meta"]
+    for name in ("meta_strength", "relabel_strength"):  # 3 batches an epoch, both ways
+        assert len(cb.gains_[name]) == 2 * 3 and np.isfinite(cb.gains_[name]).all()
+        assert real.history[1, name] in (0.5, 1.0)
+
+
+def test_meta_strength_mixes_the_meta_step_with_plain_training():
+    from sk_ieg.step import IEGConfig, meta_step
+
+    torch.manual_seed(2)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3))
+    params = dict(module.named_parameters())
+    x, xp = torch.randn(10, 4), torch.randn(6, 4)
+    yp = torch.tensor([0, 1, 2, 0, 1, 2])
+    labels = torch.nn.functional.one_hot(torch.randint(0, 3, (10,)), 3).float()
+    guesses = torch.softmax(torch.randn(10, 3), dim=1)
+
+    def fcall(p, inputs):
+        return torch.func.functional_call(module, p, (inputs,))
+
+    def run(strength):
+        config = IEGConfig(meta_strength=strength, relabel_strength=strength)
+        return meta_step(fcall, params, fcall(params, x), x, xp, yp, labels=labels,
+                         guesses=guesses, config=config, seeds=(0, 1))
+
+    omega, lam, loss = run(1.0)
+    omega_s, lam_s, loss_s = run(0.25)
+    torch.testing.assert_close(omega_s, 0.25 * omega + 0.75 / 10)
+    torch.testing.assert_close(lam_s, 0.25 * lam + 0.75)
+    assert float(loss_s) == pytest.approx(float(loss))
+    assert 0 < float((lam < 1).sum()) < 10  # the case is not trivial: some rows relabeled
+
+
+def test_auto_meta_takes_large_halves_in_turn(data):
+    X, y, mask = data
+    clf = IEGClassifier(max_epochs=1, batch_size=BATCH, probe_batch_size=4, random_state=0,
+                        verbose=0)
+    clf.fit(X, y, trusted=mask)
+    cb = dict(clf.callbacks_)["auto_meta"]
+    rows_a = cb.halves_[0][0]
+    assert len(rows_a) > 4
+    cb.turn_ = 0
+    first = cb._half(clf, 0)
+    cb.turn_ = 1
+    second = cb._half(clf, 0)
+    probe = clf.ieg_state_.probe
+    np.testing.assert_array_equal(first[1].numpy(), probe.y[rows_a[:4]].numpy())
+    np.testing.assert_array_equal(second[1].numpy(), probe.y[rows_a[4:8]].numpy())
+    assert isinstance(cb.halves_[0][0], np.ndarray)  # no tensors in the callback

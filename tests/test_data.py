@@ -173,3 +173,46 @@ def test_probe_empty_trusted_set_raises(y):
 def test_probe_bad_batch_size_raises(batch_size):
     with pytest.raises(ValueError, match="batch_size"):
         ProbeSampler(np.array([0, 1]), batch_size, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 16])
+def test_probe_class_counts_set_each_class_share_of_the_slots(batch_size):
+    # weights 1:3:6 over classes with 2, 5 and 3 rows: after B batches, class k has had
+    # share_k * B * batch_size slots to within one (each slot goes to the class furthest
+    # behind its share), whatever its number of rows.
+    y = np.array([0] * 2 + [1] * 5 + [2] * 3)
+    weights = np.array([1, 3, 6])
+    sampler = ProbeSampler(y, batch_size, np.random.default_rng(5), class_counts=weights)
+    drawn = np.zeros(3, dtype=int)
+    for b in range(1, 61):
+        idx = sampler.sample()
+        assert idx.shape == (batch_size,)
+        drawn += _class_counts(y, idx, [0, 1, 2])
+        expected = weights / weights.sum() * b * batch_size
+        assert np.abs(drawn - expected).max() < 1 + 1e-9
+
+
+def test_probe_class_counts_hand_computed_order():
+    # weights 1:2 and batch 3: slots go 1, 0, 1 in every batch (credits +1/+2, minus 3 for
+    # the class taken; ties to the lower class).
+    y = np.array([0, 0, 1, 1])
+    sampler = ProbeSampler(y, 3, np.random.default_rng(6), class_counts=[1, 2])
+    for _ in range(4):
+        assert sorted(y[sampler.sample()].tolist()) == [0, 1, 1]
+    # a zero weight leaves its class out
+    sampler = ProbeSampler(y, 3, np.random.default_rng(6), class_counts=[0, 5])
+    assert (y[sampler.sample()] == 1).all()
+
+
+def test_probe_equal_class_counts_are_the_plain_turns():
+    y = np.repeat([0, 1, 2], 4)
+    plain = ProbeSampler(y, 4, np.random.default_rng(2))
+    equal = ProbeSampler(y, 4, np.random.default_rng(2), class_counts=[7, 7, 7])
+    for _ in range(6):
+        np.testing.assert_array_equal(plain.sample(), equal.sample())
+
+
+@pytest.mark.parametrize("counts", [[1, 2], [1, -1, 2], [0, 0, 0], [1.5, 1, 1]])
+def test_probe_class_counts_invalid(counts):
+    with pytest.raises(ValueError, match="class_counts"):
+        ProbeSampler(np.array([0, 1, 2]), 2, np.random.default_rng(0), class_counts=counts)

@@ -291,3 +291,47 @@ def test_warns_when_training_does_not_learn(noisy_digits):
     with pytest.warns(ConvergenceWarning, match=r"did not learn.*ln\(10\) = 2\.303"):
         clf = _fit(noisy_digits, module=_ConstantLogits, lr=0.0, max_epochs=2)
     assert clf.history[-1, "probe_loss"] > 2 * np.log(10)
+
+
+@pytest.fixture(scope="module")
+def imbalanced_flipped():
+    # 80% / 20% classes, 30% of the labels flipped, a trusted set of 10 rows per class
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=3000, n_features=10, n_informative=5,
+                               weights=[0.8, 0.2], class_sep=1.0, random_state=0)
+    X = X.astype("float32")
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    trusted = np.zeros(len(y_tr), bool)
+    trusted[split_trusted(y_tr, 10, random_state=0)] = True
+    flip = np.random.default_rng(0).random(len(y_tr)) < 0.3
+    y_given = np.where(flip & ~trusted, 1 - y_tr, y_tr)
+    return dict(X=X_tr, y=y_given, trusted=trusted, X_test=X_te, y_test=y_te)
+
+
+@pytest.mark.parametrize("prior", ["given", "balanced", "trusted"])
+def test_probe_prior_sets_the_class_mix_of_probe_batches(imbalanced_flipped, prior):
+    d = imbalanced_flipped
+    clf = IEGClassifier(max_epochs=1, verbose=0, random_state=0, probe_prior=prior)
+    clf.fit(d["X"], d["y"], trusted=d["trusted"])
+    sampler = clf.ieg_state_.probe.sampler
+    y_probe = clf.ieg_state_.probe.y.numpy()
+    drawn = np.concatenate([y_probe[sampler.sample()] for _ in range(20)])
+    share = np.mean(drawn == 0)
+    given = np.mean(d["y"][~d["trusted"]] == 0)  # about 0.8 * 0.7 + 0.2 * 0.3 = 0.62
+    expected = {"given": given, "balanced": 0.5, "trusted": 0.5}[prior]
+    assert share == pytest.approx(expected, abs=0.01)
+
+
+def test_probe_prior_given_keeps_an_imbalanced_problem_imbalanced(imbalanced_flipped):
+    # Class-balanced probe batches fit the network to equal class frequencies, which
+    # on 80/20 classes costs accuracy; the given labels' mix (62/38) costs less.
+    d = imbalanced_flipped
+    acc, share = {}, {}
+    for prior in ("given", "balanced"):
+        clf = IEGClassifier(max_epochs=15, verbose=0, random_state=0, probe_prior=prior)
+        clf.fit(d["X"], d["y"], trusted=d["trusted"])
+        pred = clf.predict(d["X_test"])
+        acc[prior], share[prior] = np.mean(pred == d["y_test"]), np.mean(pred == 0)
+    assert share["given"] > share["balanced"] + 0.05, share
+    assert acc["given"] > acc["balanced"], acc

@@ -36,10 +36,14 @@ def test_the_docstring_types_come_from_the_table():
 
 
 def test_the_step_config_follows_the_parameters():
-    clf = IEGClassifier(n_views=3, meta_scope="head", mixup_size=8, consistency_weight=2.5)
+    clf = IEGClassifier(n_views=3, meta_scope="head", mixup_size=8, consistency_weight=2.5,
+                        meta_strength=0.25, relabel_strength=0.0)
     config = clf.step_config()
-    assert (config.n_views, config.meta_scope, config.mixup_size,
-            config.consistency_weight) == (3, "head", 8, 2.5)
+    assert (config.n_views, config.meta_scope, config.mixup_size, config.consistency_weight,
+            config.meta_strength, config.relabel_strength) == (3, "head", 8, 2.5, 0.25, 0.0)
+    # "auto" strengths start at the paper's full step
+    assert IEGClassifier().step_config().meta_strength == 1.0
+    assert IEGClassifier().step_config().relabel_strength == 1.0
 
 
 @pytest.mark.parametrize("name, value, words", [
@@ -57,6 +61,9 @@ def test_the_step_config_follows_the_parameters():
     ("policy", "rand", "among {'autoaugment', 'randaugment'} or None"),
     ("augmentation", "images", "or a callable"),
     ("mixup_size", 1, "range [2, inf) or None"),
+    ("meta_strength", 1.5, "range [0.0, 1.0] or a str among {'auto'}"),
+    ("relabel_strength", "half", "range [0.0, 1.0] or a str among {'auto'}"),
+    ("probe_prior", "uniform", "among {'given', 'balanced', 'trusted'}"),
 ])
 def test_bad_parameters_raise_errors_naming_them(name, value, words):
     clf = IEGClassifier(**{name: value})

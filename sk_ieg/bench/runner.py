@@ -55,7 +55,8 @@ EARLY_STOPPING_PATIENCE = 20
 MODELS = ("default", "mlp", "plain_mlp", "small_cnn", "small_cnn_fc", "resnet")
 #: The methods that are an IEGClassifier, and the settings each one fixes.
 _IEG_METHODS = {"ieg": {}, "ieg_fast": SPEED_SETTING,
-                "l2r": dict(relabel=False, mixup=False, consistency_weight=0.0)}
+                "l2r": dict(relabel=False, mixup=False, consistency_weight=0.0,
+                            meta_strength=1.0, relabel_strength=1.0)}
 
 
 @dataclass
