@@ -219,8 +219,7 @@ def _probe_logit_changes(module, params, buffers, x_weak, probes, seed):
     Also returns the logits.
     """
     def forward(p, inputs):
-        return functional_call(module, (p, {k: b.clone() for k, b in buffers.items()}),
-                               (inputs,))
+        return functional_forward(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
 
     device, changes = x_weak.device, []
     primals = {k: p.detach() for k, p in params.items()}
@@ -277,8 +276,7 @@ def meta_generalization(module: nn.Module, x: Tensor, y: Tensor,
     views = [logits]
     if n_strong:
         with torch.no_grad(), _module_rng(x.device, seed + 2):
-            strong = functional_call(module, (params, {k: b.clone() for k, b in
-                                                       buffers.items()}), (x_strong,))
+            strong = functional_forward(module, params, buffers, x_strong)
         views += list(strong.split(len(x)))
     guesses = guess_labels(torch.stack(views), temperature=temperature)
     p, labels = torch.softmax(logits, dim=1), F.one_hot(y, logits.shape[1]).to(logits.dtype)
