@@ -79,7 +79,7 @@ PARAMETERS: dict[str, list] = {
     "consistency_weight": [_real(0), _choice("auto")],
     "meta_scope": [_choice(*META_SCOPES)],
     "meta_strength": [_real(0, 1), _choice("auto")],
-    "relabel_strength": [_real(0, 1), _choice("auto", "meta")],
+    "relabel_strength": [_real(0, 1), _choice("auto")],
     "mixup_size": [_int(2), None],
     "compile": ["boolean"],
     "augmentation": [_choice("auto", "tabular", "image", "none"), callable],

@@ -13,10 +13,9 @@ replaced or turned off like any skorch default, e.g. ``callbacks__convergence=No
   over the first part of training, and when relabeling starts.
 * :class:`AutoConsistency` (``auto_consistency``): with ``consistency_weight="auto"``,
   the consistency weight, from whether its gradient agrees with the probe's.
-* :class:`AutoMetaStrength` (``auto_meta``): with ``meta_strength="auto"`` (and
-  ``relabel_strength="auto"``), how much of the meta step's weights (and relabeling)
-  the step uses, from whether choices made by one half of the trusted rows help the
-  other; ``relabel_strength="meta"`` (the default) follows the weights' strength.
+* :class:`AutoMetaStrength` (``auto_meta``): with ``meta_strength="auto"`` and
+  ``relabel_strength="auto"``, how much of the meta step's weights and relabeling the
+  step uses, from whether choices made by one half of the trusted rows help the other.
 * :class:`RecordLR` (``record_lr``): history's ``lr``, the rate the optimizer used,
   per batch and per epoch (the last batch's).
 * :class:`WeightAverage` (``weight_average``): the exponential moving average of
@@ -269,8 +268,7 @@ class AutoMetaStrength(Callback):
     taken in turn; with fewer than 2 rows in a half there is no check and the strengths
     stay at 1. Records ``meta_strength`` / ``relabel_strength`` (used in the
     epoch) and ``meta_gain`` / ``relabel_gain`` in the history, for each parameter
-    set to ``"auto"``. ``relabel_strength="meta"`` has no check of its own: the
-    step reads this callback's ``meta_strength``.
+    set to ``"auto"``.
 
     Parameters
     ----------

@@ -234,14 +234,8 @@ class IEGClassifier(NeuralNetClassifier):
         training, and with enough trusted rows it stays at 1.
     relabel_strength : @type
         Likewise for relabeling: coefficients ``r lambda* + 1 - r``, so 0 keeps
-        every given label. ``"meta"``: the value of ``meta_strength`` (with
-        ``"auto"``, the check's current value), so the step relabels only as far
-        as its weights are trusted. ``"auto"``: a check of its own, on whether
-        relabeling chosen by one half of the trusted rows helps the other half;
-        that check is biased towards relabeling once the network fits the
-        trusted rows (moving towards the network's own guesses lowers the loss
-        of rows it already fits), and it kept relabeling where that hurt
-        (two-class tables: ``benchmarks/results/defaults_search``, round 4).
+        every given label; ``"auto"``: the same check, on whether relabeling
+        chosen by one half of the trusted rows helps the other half.
     mixup_size : @type
         Rows of the mixup pool ``[probe, weak views, strong views]`` that are
         mixed and passed through the network each step: a random subset of this
@@ -493,7 +487,7 @@ class IEGClassifier(NeuralNetClassifier):
         consistency_weight="auto",
         meta_scope="all",
         meta_strength="auto",
-        relabel_strength="meta",
+        relabel_strength="auto",
         mixup_size=None,
         augmentation="auto",
         policy="randaugment",
@@ -784,8 +778,6 @@ class IEGClassifier(NeuralNetClassifier):
         for name in ("meta_strength", "relabel_strength"):  # the auto_meta callback's
             if values[name] == "auto":
                 values[name] = getattr(state, name, 1.0)
-        if values["relabel_strength"] == "meta":  # the weights' strength, resolved above
-            values["relabel_strength"] = values["meta_strength"]
         if values["consistency_weight"] == "auto":  # the auto_consistency callback's scale
             values["consistency_weight"] = AUTO_CONSISTENCY_WEIGHT * getattr(
                 state, "consistency_scale", 1.0)

@@ -280,19 +280,6 @@ def test_split_halves_alternate_within_each_class():
     assert set(a).isdisjoint(b) and len(a) + len(b) == len(y)
 
 
-class StrengthSpy(Callback):
-    """(meta_strength, relabel_strength) of the step config at every training batch."""
-
-    def initialize(self):
-        self.seen = []
-        return self
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if training:
-            config = net.step_config()
-            self.seen.append((config.meta_strength, config.relabel_strength))
-
-
 def test_auto_meta_strengths_halve_without_evidence_and_shrink_the_step(data):
     X, y, mask = data
 
@@ -302,16 +289,20 @@ def test_auto_meta_strengths_halve_without_evidence_and_shrink_the_step(data):
                 self.gains_["meta_strength"] += [1.0, 1.1]
                 self.gains_["relabel_strength"] += [0.0, 0.0]
 
-    spy = StrengthSpy()
+    seen = []
+
+    class Spy(Callback):
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            if training:
+                config = net.step_config()
+                seen.append((config.meta_strength, config.relabel_strength))
 
     clf = IEGClassifier(max_epochs=5, random_state=0, verbose=0, batch_size=BATCH,
-                        ramp_up=0.0, relabel_strength="auto",
-                        callbacks__auto_meta=WeightsOnly(min_scale=1 / 4),
-                        callbacks=[("spy", spy)])
+                        ramp_up=0.0, callbacks__auto_meta=WeightsOnly(min_scale=1 / 4),
+                        callbacks=[("spy", Spy())])
     clf.fit(X, y, trusted=mask)
     assert clf.history[:, "meta_strength"] == [1.0] * 5
     assert clf.history[:, "relabel_strength"] == [1.0, 0.5, 0.25, 0.25, 0.25]
-    seen = spy.seen
     per_epoch = len(seen) // 5
     assert seen[0] == (1.0, 1.0) and seen[per_epoch] == (1.0, 0.5) and seen[-1] == (1.0, 0.25)
     # A fixed strength turns its check off; the real check records finite gains.
@@ -320,37 +311,12 @@ def test_auto_meta_strengths_halve_without_evidence_and_shrink_the_step(data):
     fixed.fit(X, y, trusted=mask)
     assert "meta_strength" not in fixed.history[-1]
     assert "relabel_strength" not in fixed.history[-1]
-    real = IEGClassifier(max_epochs=2, batch_size=BATCH, random_state=0, verbose=0,
-                         relabel_strength="auto")
+    real = IEGClassifier(max_epochs=2, batch_size=BATCH, random_state=0, verbose=0)
     real.fit(X, y, trusted=mask)
     cb = dict(real.callbacks_)["auto_meta"]
     for name in ("meta_strength", "relabel_strength"):  # 3 batches an epoch, both ways
         assert len(cb.gains_[name]) == 2 * 3 and np.isfinite(cb.gains_[name]).all()
         assert real.history[1, name] in (0.5, 1.0)
-
-
-def test_relabel_strength_meta_follows_the_auto_weight_strength(data):
-    X, y, mask = data
-
-    class NoEvidence(AutoMetaStrength):  # neither weights nor relabeling help
-        def on_batch_end(self, net, batch=None, training=False, **kwargs):
-            if training:
-                self.gains_["meta_strength"] += [0.0, 0.0]
-                self.gains_["relabel_strength"] += [1.0, 1.1]  # ignored under "meta"
-
-    spy = StrengthSpy()
-
-    clf = IEGClassifier(max_epochs=4, random_state=0, verbose=0, batch_size=BATCH,
-                        ramp_up=0.0, callbacks__auto_meta=NoEvidence(min_scale=1 / 4),
-                        callbacks=[("spy", spy)])
-    assert clf.relabel_strength == "meta"  # the default
-    clf.fit(X, y, trusted=mask)
-    assert clf.history[:, "meta_strength"] == [1.0, 0.5, 0.25, 0.25]
-    assert "relabel_strength" not in clf.history[-1]
-    seen = spy.seen
-    per_epoch = len(seen) // 4
-    assert [seen[k * per_epoch] for k in range(4)] == [(1.0, 1.0), (0.5, 0.5), (0.25, 0.25),
-                                                     (0.25, 0.25)]
 
 
 def test_meta_strength_mixes_the_meta_step_with_plain_training():

@@ -44,9 +44,6 @@ def test_the_step_config_follows_the_parameters():
     # "auto" strengths start at the paper's full step
     assert IEGClassifier().step_config().meta_strength == 1.0
     assert IEGClassifier().step_config().relabel_strength == 1.0
-    # "meta": relabeling follows the weights' strength, fixed or auto
-    assert IEGClassifier(meta_strength=0.25, relabel_strength="meta").step_config(
-    ).relabel_strength == 0.25
 
 
 @pytest.mark.parametrize("name, value, words", [
@@ -65,7 +62,7 @@ def test_the_step_config_follows_the_parameters():
     ("augmentation", "images", "or a callable"),
     ("mixup_size", 1, "range [2, inf) or None"),
     ("meta_strength", 1.5, "range [0.0, 1.0] or a str among {'auto'}"),
-    ("relabel_strength", "half", "range [0.0, 1.0] or a str among {'auto', 'meta'}"),
+    ("relabel_strength", "half", "range [0.0, 1.0] or a str among {'auto'}"),
     ("probe_prior", "uniform", "among {'given', 'balanced', 'trusted'}"),
 ])
 def test_bad_parameters_raise_errors_naming_them(name, value, words):
