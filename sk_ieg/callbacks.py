@@ -254,21 +254,27 @@ class AutoMetaStrength(Callback):
 
     The trusted rows are split into two halves (:func:`split_halves`). On the first
     ``n_checks`` training batches of every epoch (after their step) it measures
-    :func:`~sk_ieg.step.meta_generalization`, both ways round: how much more one
-    half's loss falls, to first order, under a step on the noisy rows weighted
-    (column 0) or relabeled (column 1) as the other half's meta-gradient says, than
-    under a plain step on the given labels. At the end of the epoch each strength
-    doubles (up to 1: the paper's step) when its mean gain is more than two standard
-    errors above 0 (choices made by some trusted rows help trusted rows they did not
-    see) and halves otherwise (down to ``min_scale``). With few trusted rows the meta
-    step fits them rather than the task; there the strengths fall and the step moves
-    towards plain training, while with enough trusted rows they stay at 1. Both start
-    at 1. The halves' rows are weighted by the class mix of the probe batches
-    (``probe_prior``); each half uses at most ``probe_batch_size`` rows per check,
-    taken in turn; with fewer than 2 rows in a half there is no check and the strengths
-    stay at 1. Records ``meta_strength`` / ``relabel_strength`` (used in the
-    epoch) and ``meta_gain`` / ``relabel_gain`` in the history, for each parameter
-    set to ``"auto"``.
+    :func:`~sk_ieg.step.meta_generalization`, both ways round: how much more the loss of
+    rows of one half falls, to first order, under a step on the noisy rows weighted (column 0)
+    or relabeled (column 1) as the other half's meta-gradient says, than under a
+    plain step on the given labels. The choices are made on the whole other half; the
+    gain is scored on one chunk of the half, a different one at each check of the
+    epoch (:meth:`_chunk`), so the epoch's gains come from disjoint trusted rows and
+    their standard error counts how much the gain varies from row to row. (Scored on
+    the same rows at every check, the gains of a few trusted rows the network keeps
+    getting wrong looked significant on two-class tables, and the full meta step
+    stayed on while it drove the network below plain training.) At the end of the
+    epoch each strength doubles (up to 1: the paper's step) when its mean gain is more
+    than two standard errors above 0 (choices made by some trusted rows help trusted
+    rows they did not see) and halves otherwise (down to ``min_scale``). Where the
+    meta step fits the trusted rows rather than the task the strengths fall and the
+    step moves towards plain training; where its choices carry over they stay at 1.
+    Both start at 1. The halves' rows are weighted by the class mix of the probe
+    batches (``probe_prior``); each half chooses with at most ``probe_batch_size``
+    rows per check, taken in turn, and scores on at most as many; with fewer than 2
+    rows in a half there is no check and the strengths stay at 1. Records
+    ``meta_strength`` / ``relabel_strength`` (used in the epoch) and ``meta_gain`` /
+    ``relabel_gain`` in the history, for each parameter set to ``"auto"``.
 
     Parameters
     ----------
@@ -326,6 +332,20 @@ class AutoMetaStrength(Callback):
         return probe.X[index], probe.y[index], torch.as_tensor(weights, dtype=probe.X.dtype,
                                                               device=probe.X.device)
 
+    def _chunk(self, net, k):
+        """This check's held-out rows of half ``k``: those at positions ``j``,
+        ``j + c``, ``j + 2c``, ... of the half, for check ``j`` of the epoch and ``c =
+        min(n_checks, len(half))`` chunks (at most ``probe_batch_size`` of them)."""
+        rows, weights = self.halves_[k]
+        chunks = min(self.n_checks, len(rows))
+        take = np.arange(self.checks_ % chunks, len(rows), chunks)
+        take = take[:net.probe_batch_size or net.batch_size]
+        probe = net.ieg_state_.probe
+        index = torch.as_tensor(rows[take], device=probe.X.device)
+        return probe.X[index], probe.y[index], torch.as_tensor(weights[take],
+                                                              dtype=probe.X.dtype,
+                                                              device=probe.X.device)
+
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         terms = self._auto(net) if training else []
         if not terms or self.halves_ is None or self.checks_ >= self.n_checks:
@@ -338,7 +358,8 @@ class AutoMetaStrength(Callback):
             gains = meta_generalization(
                 net.module_, x, y, self._half(net, 0), self._half(net, 1),
                 make_view=net.view_function(), n_strong=net.n_views - 1,
-                temperature=net.temperature, seed_generator=rng.seeds or rng.views)
+                temperature=net.temperature, seed_generator=rng.seeds or rng.views,
+                held_out=(self._chunk(net, 0), self._chunk(net, 1)))
         self.turn_ += 1
         self.checks_ += 1
         for name, column, _ in terms:

@@ -241,7 +241,9 @@ def meta_generalization(module: nn.Module, x: Tensor, y: Tensor,
                         probe_a: tuple[Tensor, Tensor, Tensor],
                         probe_b: tuple[Tensor, Tensor, Tensor], *, make_view: ViewFn,
                         n_strong: int = 1, temperature: float = 0.5,
-                        seed_generator: torch.Generator | None = None) -> Tensor:
+                        seed_generator: torch.Generator | None = None,
+                        held_out: tuple[tuple[Tensor, Tensor, Tensor],
+                                        tuple[Tensor, Tensor, Tensor]] | None = None) -> Tensor:
     """Whether the meta step's choices carry over to trusted rows it did not see.
 
     Two disjoint probe sets ``A = probe_a`` and ``B = probe_b``, each
@@ -262,6 +264,10 @@ def meta_generalization(module: nn.Module, x: Tensor, y: Tensor,
     ``mean_i (1 - lambda_i(A)) (s_i(B, g_i) - s_i(B, y_i))``. Positive values say the
     choices generalise beyond the trusted rows that made them.
 
+    ``held_out = (A', B')``, each ``(X, y, row_weight)`` (e.g. subsets of ``A`` and
+    ``B``): the choices are still made on ``A`` and ``B``, but scored on ``B'``
+    (row 0) and ``A'`` (row 1) instead of on the whole other set.
+
     Buffers are cloned (BatchNorm running statistics stay as they are); dropout's
     seed is drawn from ``seed_generator`` (default: seed 0).
     """
@@ -269,10 +275,10 @@ def meta_generalization(module: nn.Module, x: Tensor, y: Tensor,
     buffers = {k: b.clone() for k, b in module.named_buffers()}
     x_weak = make_view(x, False)
     x_strong = torch.cat([make_view(x, True) for _ in range(n_strong)]) if n_strong else None
-    probes = [(make_view(xp, False), yp, wp) for xp, yp, wp in (probe_a, probe_b)]
+    sets = (probe_a, probe_b) + (tuple(held_out) if held_out is not None else ())
+    probes = [(make_view(xp, False), yp, wp) for xp, yp, wp in sets]
     seed = (0 if seed_generator is None else _seed_from(seed_generator)) % 2**61
-    logits, (change_a, change_b) = _probe_logit_changes(module, params, buffers, x_weak,
-                                                        probes, seed)
+    logits, changes = _probe_logit_changes(module, params, buffers, x_weak, probes, seed)
     views = [logits]
     if n_strong:
         with torch.no_grad(), _module_rng(x.device, seed + 2):
@@ -284,9 +290,10 @@ def meta_generalization(module: nn.Module, x: Tensor, y: Tensor,
     def signals(change):  # (s(P, y), s(P, g))
         return (change * (p - labels)).sum(1), (change * (p - guesses)).sum(1)
 
-    (ya, ga), (yb, gb) = signals(change_a), signals(change_b)
+    chose_a, chose_b, *scored = [signals(change) for change in changes]
+    score_a, score_b = scored or (chose_a, chose_b)
     rows = []
-    for (y_chosen, g_chosen), (y_held, g_held) in (((ya, ga), (yb, gb)), ((yb, gb), (ya, ga))):
+    for (y_chosen, g_chosen), (y_held, g_held) in ((chose_a, score_b), (chose_b, score_a)):
         w = y_chosen.clamp_min(0)
         total = w.sum()
         w = w / total if total > 0 else torch.full_like(w, 1.0 / len(w))

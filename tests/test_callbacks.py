@@ -228,9 +228,11 @@ def test_consistency_alignment_is_the_cosine_of_the_two_gradients():
     assert float(got) == pytest.approx(float(a @ b / (a.norm() * b.norm())), rel=1e-10)
 
 
-def test_meta_generalization_reference_float64():
+@pytest.mark.parametrize("held_out", [False, True])
+def test_meta_generalization_reference_float64(held_out):
     # Per-row gradients from one explicit backward per row, the guesses by hand, then
-    # the hand-written choices and gains; against the JVP route of the step.
+    # the hand-written choices and gains; against the JVP route of the step. With
+    # held_out, the choices of A and B are scored on other rows A2 and B2.
     from sk_ieg.losses import guess_labels
     from sk_ieg.step import meta_generalization
 
@@ -246,8 +248,13 @@ def test_meta_generalization_reference_float64():
     def view(inputs, strong):
         return inputs * (0.5 if strong else 1.0)
 
+    xa2, ya2 = torch.randn(2, 5, dtype=torch.float64), torch.tensor([1, 0])
+    xb2, yb2 = torch.randn(3, 5, dtype=torch.float64), torch.tensor([0, 2, 2])
+    wa2, wb2 = (torch.tensor([0.5, 1.5], dtype=torch.float64),
+                torch.tensor([1.0, 1.0, 3.0], dtype=torch.float64))
+    extra = dict(held_out=((xa2, ya2, wa2), (xb2, yb2, wb2))) if held_out else {}
     got = meta_generalization(module, x, y, (xa, ya, wa), (xb, yb, wb), make_view=view,
-                              n_strong=1, temperature=0.5)
+                              n_strong=1, temperature=0.5, **extra)
     params = list(module.parameters())
     ce = torch.nn.functional.cross_entropy
 
@@ -261,8 +268,12 @@ def test_meta_generalization_reference_float64():
     grad_g = torch.stack([flat(ce(module(x[i:i + 1]), g[i:i + 1])) for i in range(8)])
     ga = flat((ce(module(xa), ya, reduction="none") * wa).sum() / wa.sum())
     gb = flat(ce(module(xb), yb))
+    ha, hb = ga, gb
+    if held_out:
+        ha = flat((ce(module(xa2), ya2, reduction="none") * wa2).sum() / wa2.sum())
+        hb = flat((ce(module(xb2), yb2, reduction="none") * wb2).sum() / wb2.sum())
     expected = []
-    for chosen, held in ((ga, gb), (gb, ga)):
+    for chosen, held in ((ga, hb), (gb, ha)):
         sy, sg = grad_y @ chosen, grad_g @ chosen  # s_i(A, y_i), s_i(A, g_i)
         hy, hg = grad_y @ held, grad_g @ held
         w = sy.clamp_min(0) / sy.clamp_min(0).sum()
@@ -344,6 +355,36 @@ def test_meta_strength_mixes_the_meta_step_with_plain_training():
     torch.testing.assert_close(lam_s, 0.25 * lam + 0.75)
     assert float(loss_s) == pytest.approx(float(loss))
     assert 0 < float((lam < 1).sum()) < 10  # the case is not trivial: some rows relabeled
+
+
+def test_auto_meta_scores_each_check_of_an_epoch_on_other_rows(data):
+    X, y, mask = data
+    clf = IEGClassifier(max_epochs=1, batch_size=BATCH, random_state=0, verbose=0)
+    clf.fit(X, y, trusted=mask)
+    cb = dict(clf.callbacks_)["auto_meta"]
+    probe = clf.ieg_state_.probe
+    for k in (0, 1):
+        rows, weights = cb.halves_[k]
+        assert len(rows) >= cb.n_checks
+        chunks = []
+        for check in range(cb.n_checks):
+            cb.checks_ = check
+            xc, yc, wc = cb._chunk(clf, k)
+            take = np.arange(check, len(rows), cb.n_checks)
+            np.testing.assert_array_equal(yc.numpy(), probe.y[rows[take]].numpy())
+            np.testing.assert_array_equal(xc.numpy(), probe.X[rows[take]].numpy())
+            np.testing.assert_allclose(wc.numpy(), weights[take], rtol=1e-6)
+            chunks.append(rows[take])
+        # the epoch's checks are scored on disjoint rows that cover the half
+        assert sorted(np.concatenate(chunks).tolist()) == sorted(rows.tolist())
+        cb.checks_ = cb.n_checks  # the next epoch starts again at the first chunk
+        np.testing.assert_array_equal(cb._chunk(clf, k)[1].numpy(),
+                                      probe.y[rows[::cb.n_checks]].numpy())
+    small = IEGClassifier(max_epochs=1, batch_size=BATCH, probe_batch_size=2, random_state=0,
+                          verbose=0).fit(X, y, trusted=mask)
+    cb = dict(small.callbacks_)["auto_meta"]
+    cb.checks_ = 0
+    assert len(cb._chunk(small, 0)[1]) == 2  # at most probe_batch_size rows
 
 
 def test_auto_meta_takes_large_halves_in_turn(data):
