@@ -335,9 +335,10 @@ class AutoMetaStrength(Callback):
     def _chunk(self, net, k):
         """This check's held-out rows of half ``k``: those at positions ``j``,
         ``j + c``, ``j + 2c``, ... of the half, for check ``j`` of the epoch and ``c =
-        min(n_checks, len(half))`` chunks (at most ``probe_batch_size`` of them)."""
+        min(n_checks, len(half) // 2)`` chunks (at most ``probe_batch_size`` rows each;
+        at least 2, which a BatchNorm layer in training mode needs)."""
         rows, weights = self.halves_[k]
-        chunks = min(self.n_checks, len(rows))
+        chunks = max(1, min(self.n_checks, len(rows) // 2))
         take = np.arange(self.checks_ % chunks, len(rows), chunks)
         take = take[:net.probe_batch_size or net.batch_size]
         probe = net.ieg_state_.probe

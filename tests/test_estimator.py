@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier
 from torch import nn
@@ -59,7 +60,9 @@ def test_ieg_beats_the_same_network_trained_on_noisy_labels(noisy_digits):
     clean = d["y"] == d["y_true"]
     w = ieg.sample_weights_
     assert w.shape == (len(d["X"]),) and w.mean() == pytest.approx(1.0)
-    assert w[clean].mean() >= 2 * w[~clean].mean()
+    # Ranked, not as a ratio: meta_strength="auto" blends the weights with 1 by the
+    # last epoch's strength, which scales the clean/mislabeled ratio but not the order.
+    assert roc_auc_score(clean, w) >= 0.9
     assert np.mean(ieg.corrected_labels_ == d["y_true"]) > clean.mean() + 0.2
 
 
@@ -242,7 +245,7 @@ def test_speed_setting_trains_and_learns(noisy_digits):
     acc = np.mean(fast.predict(d["X_test"]) == d["y_test"])
     assert acc > 0.85  # 60% uniform noise; the noisy-label MLP is far below (see above)
     mislabeled = d["y"] != d["y_true"]
-    assert fast.sample_weights_[~mislabeled].mean() > 2 * fast.sample_weights_[mislabeled].mean()
+    assert roc_auc_score(~mislabeled, fast.sample_weights_) >= 0.9  # ranked: see above
 
 
 @pytest.mark.parametrize("switch", [{"meta_scope": "head"}, {"mixup_size": 64}])
