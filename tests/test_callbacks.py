@@ -387,6 +387,25 @@ def test_auto_meta_scores_each_check_of_an_epoch_on_other_rows(data):
     assert len(cb._chunk(small, 0)[1]) == 2  # at most probe_batch_size rows
 
 
+def test_auto_meta_held_out_chunks_have_two_rows_for_batchnorm(data):
+    X, y, _ = data
+    two = np.isin(y, (0, 1))
+    X, y = X[two], y[two]
+    mask = np.zeros(len(y), bool)
+    mask[np.concatenate([np.flatnonzero(y == c)[:3] for c in (0, 1)])] = True
+    # 6 trusted rows: halves of under 2 * n_checks rows, so fewer chunks than checks;
+    # the default MLP has BatchNorm, which rejects a 1-row batch in training mode.
+    clf = IEGClassifier(max_epochs=2, batch_size=BATCH, random_state=0, verbose=0)
+    clf.fit(X, y, trusted=mask)
+    cb = dict(clf.callbacks_)["auto_meta"]
+    for k in (0, 1):
+        assert 2 <= len(cb.halves_[k][0]) < 2 * cb.n_checks
+        for check in range(cb.n_checks):
+            cb.checks_ = check
+            assert len(cb._chunk(clf, k)[1]) >= 2
+    assert np.isfinite(clf.history[-1, "meta_gain"])
+
+
 def test_auto_meta_takes_large_halves_in_turn(data):
     X, y, mask = data
     clf = IEGClassifier(max_epochs=1, batch_size=BATCH, probe_batch_size=4, random_state=0,

@@ -60,8 +60,8 @@ def test_ieg_beats_the_same_network_trained_on_noisy_labels(noisy_digits):
     clean = d["y"] == d["y_true"]
     w = ieg.sample_weights_
     assert w.shape == (len(d["X"]),) and w.mean() == pytest.approx(1.0)
-    # Ranked, not as a ratio: meta_strength="auto" blends the weights with 1 by the
-    # last epoch's strength, which scales the clean/mislabeled ratio but not the order.
+    # Ranked, not as a ratio: meta_strength="auto" blends each epoch's weights with 1 by
+    # that epoch's strength, which scales the clean/mislabeled ratio but not the order.
     assert roc_auc_score(clean, w) >= 0.9
     assert np.mean(ieg.corrected_labels_ == d["y_true"]) > clean.mean() + 0.2
 
