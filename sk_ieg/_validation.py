@@ -80,6 +80,7 @@ PARAMETERS: dict[str, list] = {
     "meta_scope": [_choice(*META_SCOPES)],
     "meta_strength": [_real(0, 1), _choice("auto")],
     "relabel_strength": [_real(0, 1), _choice("auto")],
+    "noise_transition": [_choice("auto"), None],
     "mixup_size": [_int(2), None],
     "compile": ["boolean"],
     "augmentation": [_choice("auto", "tabular", "image", "none"), callable],

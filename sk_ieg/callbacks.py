@@ -22,7 +22,11 @@ replaced or turned off like any skorch default, e.g. ``callbacks__convergence=No
   the weights that predictions use.
 * :class:`RowStatistics` (``row_statistics``): per-row running averages of the meta
   step's results, history's ``probe_loss`` and ``relabeled``, and at the end of
-  training ``sample_weights_``, ``relabel_scores_`` and ``corrected_labels_``.
+  training ``sample_weights_``, ``relabel_scores_``, ``label_quality_`` and
+  ``corrected_labels_``.
+* :class:`NoiseTransition` (``noise_transition``): with ``noise_transition="auto"``,
+  the estimate of how the given labels are corrupted, which turns the guesses into
+  posteriors given each row's label.
 * :class:`ConvergenceCheck` (``convergence``): warns when training did not learn.
 
 They take their settings from the estimator's parameters (``lr_schedule``,
@@ -38,10 +42,12 @@ import warnings
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from sk_ieg.data import n_batches
+from sk_ieg.losses import with_label_evidence
 from sk_ieg.schedule import cosine_restarts, sigmoid_ramp_up
 from sk_ieg.state import TORCH_PROCESS_LOCK, RowStats
 from sk_ieg.step import consistency_alignment, meta_generalization
@@ -52,7 +58,8 @@ AUTO_CONSISTENCY_WEIGHT = 20.0
 
 __all__ = ["AUTO_CONSISTENCY_WEIGHT", "AutoConsistency", "AutoMetaStrength", "ConvergenceCheck",
            "CosineRestartSchedule", "FiniteCheck", "NonFiniteLossError", "RampUp", "RecordLR",
-           "RowStatistics", "WeightAverage", "ieg_callbacks"]
+           "NoiseTransition", "RowStatistics", "WeightAverage", "estimate_transition",
+           "ieg_callbacks"]
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -432,9 +439,10 @@ class WeightAverage(Callback):
 class RowStatistics(Callback):
     """Per-row running averages of the meta step (decay ``statistics_decay``), the
     per-epoch means ``probe_loss`` and ``relabeled`` in history, and at the end of
-    training the fitted ``sample_weights_``, ``relabel_scores_`` and
-    ``corrected_labels_`` (aligned with the rows of ``X``; see
-    :class:`~sk_ieg.IEGClassifier`)."""
+    training the fitted ``sample_weights_``, ``relabel_scores_``, ``label_quality_``
+    and ``corrected_labels_`` (aligned with the rows of ``X``; the last two from the
+    posterior given each row's label when ``noise_transition`` estimated a
+    transition) and ``noise_transition_``; see :class:`~sk_ieg.IEGClassifier`."""
 
     def initialize(self):
         self.sums_ = {}
@@ -483,9 +491,51 @@ class RowStatistics(Callback):
         keep = keep.cpu().numpy()
         guessed = st.guess.argmax(dim=1).cpu().numpy()
         corrected = np.where(keep >= 0.5, rows.labels, guessed)
+        quality = np.clip(keep, 0.0, 1.0)
+        transition = net.ieg_state_.transition if net.noise_transition else None
+        if transition is not None and net.relabel:  # the posterior given the row's label
+            given = torch.as_tensor(rows.labels, device=st.guess.device)
+            labels = F.one_hot(given, st.guess.shape[1]).to(st.guess.dtype)
+            posterior = with_label_evidence(st.guess, labels, transition)
+            corrected = posterior.argmax(1).cpu().numpy()
+            quality = (posterior * labels).sum(1).double().cpu().numpy()
+        net.noise_transition_ = None if transition is None else transition.cpu().numpy()
         net.sample_weights_ = rows.align(weights.cpu().numpy(), 1.0)
         net.relabel_scores_ = rows.align(keep, 1.0)
+        net.label_quality_ = rows.align(quality, 1.0)
         net.corrected_labels_ = net.classes_[rows.align(corrected, rows.trusted_labels)]
+
+
+def estimate_transition(guesses: torch.Tensor, given: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``T[c, j]``, the estimated share of rows of true class ``c`` labeled ``j``: the
+    soft joint ``sum_i g_i(c) [y_i = j]`` of guesses ``g_i`` (each normalised to sum 1)
+    and given labels ``y_i``, plus ``1 / n_classes`` in every cell, normalised per row
+    (float32, on the guesses' device)."""
+    g = guesses.double() / guesses.double().sum(dim=1, keepdim=True).clamp_min(1e-30)
+    joint = g.T @ F.one_hot(given, n_classes).double() + 1.0 / n_classes
+    return (joint / joint.sum(dim=1, keepdim=True)).float()
+
+
+class NoiseTransition(Callback):
+    """``noise_transition="auto"``: at the end of every epoch after the ramp-up,
+    :func:`estimate_transition` from the running guesses of the rows seen so far
+    (the ``row_statistics`` callback's) and their given labels, into
+    ``ieg_state_.transition``, which the next epoch's steps use to turn the guesses
+    into posteriors given each row's label
+    (:func:`~sk_ieg.losses.with_label_evidence`). The guesses come from the
+    network alone, so the estimate does not feed on its own posteriors."""
+
+    def on_epoch_end(self, net, **kwargs):
+        state = net.ieg_state_
+        if net.noise_transition != "auto" or state.ramp < 1.0 or state.stats is None:
+            return
+        stats = state.stats
+        seen = stats.visits > 0
+        if not bool(seen.any()):
+            return
+        given = torch.as_tensor(state.rows.labels, device=stats.guess.device)
+        state.transition = estimate_transition(stats.guess[seen], given[seen],
+                                               len(net.classes_))
 
 
 class ConvergenceCheck(Callback):
@@ -516,4 +566,4 @@ def ieg_callbacks(*, schedule: bool = True) -> list:
     return named + [("ramp_up", RampUp()), ("auto_consistency", AutoConsistency()),
                     ("auto_meta", AutoMetaStrength()), ("record_lr", RecordLR()),
                     ("weight_average", WeightAverage()), ("row_statistics", RowStatistics()),
-                    ("convergence", ConvergenceCheck())]
+                    ("noise_transition", NoiseTransition()), ("convergence", ConvergenceCheck())]

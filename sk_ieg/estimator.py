@@ -236,6 +236,19 @@ class IEGClassifier(NeuralNetClassifier):
         Likewise for relabeling: coefficients ``r lambda* + 1 - r``, so 0 keeps
         every given label; ``"auto"``: the same check, on whether relabeling
         chosen by one half of the trusted rows helps the other half.
+    noise_transition : @type
+        ``"auto"``: from the end of the ramp-up, each epoch estimates how the given
+        labels are corrupted, ``T[c, j]``, the share of rows of true class ``c``
+        labeled ``j``, from the running guesses' soft joint with the given labels
+        (as confident learning counts it; see
+        :class:`~sk_ieg.callbacks.NoiseTransition`), and the guessed labels become
+        posteriors given the row's own label, ``g(c) T[c, y] / sum``. A label that
+        a known confusion explains (pair-flip noise, c -> c+1) then picks between
+        the classes that could have produced it instead of among all classes;
+        under uniform noise it tilts a guess slightly towards the given label.
+        ``corrected_labels_`` is the argmax of the same posterior of the running
+        guesses. None: the paper's guesses, and the ``lambda*`` rule for
+        ``corrected_labels_``.
     mixup_size : @type
         Rows of the mixup pool ``[probe, weak views, strong views]`` that are
         mixed and passed through the network each step: a random subset of this
@@ -355,13 +368,29 @@ class IEGClassifier(NeuralNetClassifier):
         score (on digits at 40% noise it raised the clean / mislabeled ratio of
         mean weights from about 2x to about 10x).
     corrected_labels_ : ndarray of shape (n_samples,)
-        The given label where the meta step mostly kept it (running average of
-        ``lambda*`` >= 0.5), otherwise the argmax of the running average of the
-        guessed labels; in the user's label space.
+        With ``noise_transition="auto"``: the most likely true label given the
+        running average of the guessed labels and the row's given label under the
+        estimated transition ``noise_transition_`` (the argmax of
+        ``g(c) T[c, y]``). With ``noise_transition=None``: the given label where
+        the meta step mostly kept it (running average of ``lambda*`` >= 0.5),
+        otherwise the argmax of the running average of the guessed labels. In the
+        user's label space.
+    noise_transition_ : ndarray of shape (n_classes, n_classes) or None
+        The last estimate of ``noise_transition="auto"``: entry ``[c, j]`` is the
+        estimated share of the noisy rows of true class ``c`` labeled ``j`` (rows
+        sum to 1; classes in the order of ``classes_``). None when it is off or
+        training ended before the ramp-up did.
     relabel_scores_ : ndarray of shape (n_samples,)
         Running average of the relabeling coefficient the step used (``lambda*``,
         shrunk towards 1 by ``relabel_strength``): 1 = the given label was always
         kept.
+    label_quality_ : ndarray of shape (n_samples,)
+        How likely the given label is right, in [0, 1]: with
+        ``noise_transition="auto"`` the posterior of the given label behind
+        ``corrected_labels_`` (below 0.5 for every row whose label it replaced);
+        with ``noise_transition=None`` (or ``relabel=False``) ``relabel_scores_``
+        clipped to [0, 1]. Trusted rows get 1. The ``label_quality`` column of
+        ``label_issues_``.
     given_labels_ : ndarray of shape (n_samples,)
         The labels ``fit`` was given, in the user's label space, aligned with
         ``corrected_labels_`` (the noisy rows, or every row of ``X`` with a
@@ -374,7 +403,7 @@ class IEGClassifier(NeuralNetClassifier):
         Rows aligned with ``corrected_labels_``; columns ``given_label``,
         ``corrected_label``, ``sample_weight``, ``is_label_issue``
         (``corrected_label != given_label``) and ``label_quality``
-        (``relabel_scores_`` clipped to [0, 1]). Needs pandas; see
+        (``label_quality_``). Needs pandas; see
         :func:`sk_ieg.cleaning.label_issues_table`.
     module_ : torch.nn.Module
         The trained network (the raw weights; predictions use the weight average
@@ -403,10 +432,11 @@ class IEGClassifier(NeuralNetClassifier):
     ``finite_check`` (a diverging fit raises ``NonFiniteLossError`` and is undone),
     ``lr_schedule`` (``lr_schedule``, ``first_cycle_epochs``), ``record_lr``,
     ``weight_average`` (``ema_decay``), ``row_statistics`` (``statistics_decay``;
-    it sets ``sample_weights_``, ``relabel_scores_`` and ``corrected_labels_``)
-    and ``convergence``. Pass a skorch ``LRScheduler`` in ``callbacks`` and it
-    replaces ``lr_schedule``; turn any of them off with
-    ``callbacks__<name>=None``.
+    it sets ``sample_weights_``, ``relabel_scores_``, ``label_quality_`` and
+    ``corrected_labels_``),
+    ``noise_transition`` (``noise_transition``) and ``convergence``. Pass a skorch
+    ``LRScheduler`` in ``callbacks`` and it replaces ``lr_schedule``; turn any of them
+    off with ``callbacks__<name>=None``.
 
     **Pipelines and model selection.** Mark the trusted rows with a boolean
     mask, ``fit(X, y, trusted=mask)``: the mask is aligned with ``X``, so the
@@ -488,6 +518,7 @@ class IEGClassifier(NeuralNetClassifier):
         meta_scope="all",
         meta_strength="auto",
         relabel_strength="auto",
+        noise_transition="auto",
         mixup_size=None,
         augmentation="auto",
         policy="randaugment",
@@ -599,8 +630,8 @@ class IEGClassifier(NeuralNetClassifier):
         weights, the optimizer state and the weight average, and start a new
         learning-rate cycle; the probe set is the one given to this call
         (``trusted`` or ``X_trusted`` / ``y_trusted``), else the previous one.
-        ``sample_weights_``, ``corrected_labels_`` and ``relabel_scores_`` then
-        describe the rows of this call.
+        ``sample_weights_``, ``corrected_labels_``, ``relabel_scores_`` and
+        ``label_quality_`` then describe the rows of this call.
 
         Parameters
         ----------
@@ -781,6 +812,8 @@ class IEGClassifier(NeuralNetClassifier):
         if values["consistency_weight"] == "auto":  # the auto_consistency callback's scale
             values["consistency_weight"] = AUTO_CONSISTENCY_WEIGHT * getattr(
                 state, "consistency_scale", 1.0)
+        if values["noise_transition"] == "auto":  # the noise_transition callback's estimate
+            values["noise_transition"] = getattr(state, "transition", None)
         config = IEGConfig(**values)
         ramp = getattr(state, "ramp", 1.0)
         if ramp < 1.0:  # the ramp_up callback's factor
@@ -826,7 +859,7 @@ class IEGClassifier(NeuralNetClassifier):
                 backward=True)
         # Extra keys reach the callbacks' on_batch_end (skorch passes the step dict on).
         return {"loss": out.loss, "y_pred": out.logits, "rows": rows, "omega": out.omega,
-                "lam": out.lam, "guesses": out.guesses, "probe_loss": out.probe_loss}
+                "lam": out.lam, "guesses": out.raw_guesses, "probe_loss": out.probe_loss}
 
     # ------------------------------------------------------------- prediction
     def validation_step(self, batch, **fit_params):
@@ -880,7 +913,7 @@ class IEGClassifier(NeuralNetClassifier):
     @property
     def label_issues_(self):
         """Label-issues table (pandas DataFrame); see :mod:`sk_ieg.cleaning`."""
-        check_is_fitted(self, ["corrected_labels_", "sample_weights_", "relabel_scores_",
+        check_is_fitted(self, ["corrected_labels_", "sample_weights_", "label_quality_",
                                "given_labels_"])
         return label_issues_table(self.given_labels_, self.corrected_labels_,
-                                  self.sample_weights_, self.relabel_scores_)
+                                  self.sample_weights_, self.label_quality_)

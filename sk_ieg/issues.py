@@ -11,9 +11,17 @@ How the columns are defined
 ---------------------------
 Per noisy row, IEG keeps a running average (per-row decay
 ``statistics_decay``, bias-corrected) of the binary re-label coefficient
-``lambda*``: 1 when the exact meta-gradient of the trusted loss says the given
-label helps, 0 when it says the guessed label helps. This is
-``relabel_scores_``, and
+``lambda*`` (1 when the exact meta-gradient of the trusted loss says the given
+label helps, 0 when it says the guessed label helps; ``relabel_scores_``) and of
+the guessed labels. With ``noise_transition="auto"`` (the default) it also
+estimates how the given labels are corrupted, ``T[c, j]``, and
+
+* ``corrected_label`` = the most likely true label given the running guesses and
+  the row's given label, ``argmax_c g(c) T[c, y]`` (IEG's ``corrected_labels_``);
+* ``label_quality`` = that posterior's probability of the given label
+  (``label_quality_``).
+
+With ``noise_transition=None`` (or ``relabel=False``):
 
 * ``label_quality`` = ``relabel_scores_``, clipped to [0, 1]: the (recency
   weighted) share of the meta steps that kept the given label. The exemplar
@@ -24,11 +32,14 @@ label helps, 0 when it says the guessed label helps. This is
   every product of the two that was tried scored below ``relabel_scores_``
   alone.
 * ``corrected_label`` = the given label where ``label_quality >= 0.5``,
-  otherwise the argmax of the running average of the guessed labels
-  (IEG's ``corrected_labels_``).
+  otherwise the argmax of the running average of the guessed labels.
+
+Either way:
+
 * ``is_label_issue`` = ``corrected_label != given_label``. So every issue has
-  ``label_quality < 0.5``; a row with ``label_quality < 0.5`` whose guess agrees
-  with its given label is not an issue.
+  ``label_quality < 0.5`` (a replaced label is less likely than its
+  replacement); a row with ``label_quality < 0.5`` whose best guess is still its
+  given label is not an issue.
 * ``sample_weight`` = ``sample_weights_``: the per-step exemplar weight from
   ``omega*``, averaged the same way and scaled to mean 1 over the noisy rows
   (see ``IEGClassifier``; near 0 = the trusted set keeps disagreeing with the
@@ -148,7 +159,8 @@ def label_issues_table(given_labels, corrected_labels, sample_weights, relabel_s
     sample_weights : array-like of shape (n_samples,)
         Exemplar weights (``IEGClassifier.sample_weights_``).
     relabel_scores : array-like of shape (n_samples,)
-        Running average of ``lambda*`` (``IEGClassifier.relabel_scores_``).
+        Label quality scores (``IEGClassifier.label_quality_``, or the running
+        average of ``lambda*``, ``relabel_scores_``), clipped to [0, 1].
     index : array-like of shape (n_samples,), optional
         Index of the returned frame (default: ``0 .. n_samples - 1``).
 

@@ -19,6 +19,7 @@ __all__ = [
     "logit_norm",
     "sharpen",
     "guess_labels",
+    "with_label_evidence",
     "soft_targets",
     "supervised_loss",
     "sample_mixup_coefficients",
@@ -100,6 +101,18 @@ def guess_labels(
     """
     z = logit_norm(logits_views) if normalize else logits_views
     return sharpen(torch.softmax(z, dim=-1).mean(dim=0), temperature)
+
+
+def with_label_evidence(guesses: Tensor, labels: Tensor, transition: Tensor | None) -> Tensor:
+    """Guesses turned into posteriors given each row's label:
+    ``g_i(y) T[y, y_i] / sum_c g_i(c) T[c, y_i]``, for a label-noise transition matrix
+    ``T[true, given]`` (rows sum to 1) and one-hot given labels ``labels``; the guesses
+    unchanged when ``transition`` is None (or when a row's sum is 0)."""
+    if transition is None:
+        return guesses
+    joint = guesses * (labels @ transition.to(guesses.dtype).T)
+    total = joint.sum(dim=1, keepdim=True)
+    return torch.where(total > 0, joint / total.clamp_min(1e-30), guesses)
 
 
 def soft_targets(labels: Tensor, guesses: Tensor, lam: Tensor) -> Tensor:

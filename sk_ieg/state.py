@@ -183,3 +183,5 @@ class FitState:
     relabel_strength: float = 1.0
     #: scale of ``consistency_weight="auto"`` (the ``auto_consistency`` callback)
     consistency_scale: float = 1.0
+    #: estimated label-noise transition (the ``label_noise`` callback), or None
+    transition: torch.Tensor | None = None

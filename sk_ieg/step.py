@@ -32,7 +32,14 @@ from torch import nn
 from torch.func import functional_call
 
 from sk_ieg._typing import Tensor, TensorDict
-from sk_ieg.losses import guess_labels, kl_consistency, mixup, soft_cross_entropy, supervised_loss
+from sk_ieg.losses import (
+    guess_labels,
+    kl_consistency,
+    mixup,
+    soft_cross_entropy,
+    supervised_loss,
+    with_label_evidence,
+)
 from sk_ieg.meta import MetaGradients, exemplar_weights, meta_gradients, relabel_coefficients
 
 __all__ = ["META_SCOPES", "IEGConfig", "StepOutput", "capture_head", "consistency_alignment",
@@ -66,6 +73,9 @@ class IEGConfig:
     meta_strength: float = 1.0
     #: share ``r`` of the meta step in the relabeling coefficients, ``r lambda* + 1 - r``
     relabel_strength: float = 1.0
+    #: label-noise transition ``T[true, given]`` (n_classes, n_classes), or None; when set,
+    #: the guesses become posteriors ``g_i(c) T[c, y_i] / sum`` (the given label's evidence)
+    noise_transition: Tensor | None = None
 
 
 @dataclass
@@ -79,6 +89,8 @@ class StepOutput:
     guesses: Tensor  #: guessed labels g, (B, n_classes)
     probe_loss: Tensor | None  #: L_p(theta'), detached scalar; None without meta step
     parts: dict[str, Tensor]  #: detached loss components, for logging
+    #: the guesses before the transition's evidence (equal to ``guesses`` without one)
+    raw_guesses: Tensor | None = None
 
 
 def functional_forward(module: nn.Module, params: TensorDict, buffers: TensorDict,
@@ -593,8 +605,9 @@ def ieg_objective(
         with _module_rng(device, seeds[0]):
             logits_strong = fcall(params, x_strong)
     views = [logits] + (list(logits_strong.detach().split(batch)) if n_strong else [])
-    guesses = guess_labels(torch.stack([v.detach() for v in views]),
-                           temperature=config.temperature)
+    raw_guesses = guess_labels(torch.stack([v.detach() for v in views]),
+                               temperature=config.temperature)
+    guesses = with_label_evidence(raw_guesses, labels, config.noise_transition)
 
     omega, lam, probe_loss = meta_step(
         fcall, params, logits, x_weak, x_probe_weak, y_probe, labels=labels, guesses=guesses,
@@ -608,7 +621,8 @@ def ieg_objective(
         mixed_forward=lambda inputs: _call_seeded(fcall, params, inputs, device, seeds[2]),
         backward=backward)
     return StepOutput(loss=loss, logits=logits.detach(), omega=omega.detach(), lam=lam.detach(),
-                      guesses=guesses, probe_loss=probe_loss, parts=parts)
+                      guesses=guesses, probe_loss=probe_loss, parts=parts,
+                      raw_guesses=raw_guesses)
 
 
 #: :func:`ieg_objective`'s parameters, shared with :func:`reference_objective`.
@@ -695,7 +709,8 @@ def reference_objective(module: nn.Module, x: Tensor, y: Tensor, x_probe: Tensor
         if n_strong:
             with _module_rng(device, seeds[0]):
                 views += list(fcall(params, x_strong).split(batch))
-        guesses = guess_labels(torch.stack(views), temperature=config.temperature)
+        raw_guesses = guess_labels(torch.stack(views), temperature=config.temperature)
+        guesses = with_label_evidence(raw_guesses, labels, config.noise_transition)
 
     with _module_rng(device, forward_seed):
         logits_meta = fcall(params, x_weak)  # the virtual loss's own pass
@@ -722,7 +737,8 @@ def reference_objective(module: nn.Module, x: Tensor, y: Tensor, x_probe: Tensor
         loss.backward()
         loss = loss.detach()
     return StepOutput(loss=loss, logits=logits.detach(), omega=omega.detach(), lam=lam.detach(),
-                      guesses=guesses, probe_loss=probe_loss, parts=parts)
+                      guesses=guesses, probe_loss=probe_loss, parts=parts,
+                      raw_guesses=raw_guesses)
 
 
 #: What :func:`inspect.signature` and ``help`` show for :func:`reference_objective`.

@@ -422,3 +422,67 @@ def test_auto_meta_takes_large_halves_in_turn(data):
     np.testing.assert_array_equal(first[1].numpy(), probe.y[rows_a[:4]].numpy())
     np.testing.assert_array_equal(second[1].numpy(), probe.y[rows_a[4:8]].numpy())
     assert isinstance(cb.halves_[0][0], np.ndarray)  # no tensors in the callback
+
+
+def test_estimate_transition_hand_values():
+    from sk_ieg.callbacks import estimate_transition
+
+    # Rows: guess (1, 0) labeled 0; guess (1, 0) labeled 1; guess (0.5, 0.5) given as
+    # (1, 1) (normalised to 0.5, 0.5) labeled 1. Joint: [[1, 1.5], [0, 0.5]], plus 1/2
+    # each cell: [[1.5, 2], [0.5, 1]], rows normalised: [[3/7, 4/7], [1/3, 2/3]].
+    guesses = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
+    T = estimate_transition(guesses, torch.tensor([0, 1, 1]), 2)
+    torch.testing.assert_close(T, torch.tensor([[3 / 7, 4 / 7], [1 / 3, 2 / 3]]))
+
+
+@pytest.fixture(scope="module")
+def pairflip_digits():
+    from sklearn.datasets import load_digits
+
+    from sk_ieg.noise import make_noisy_labels, split_trusted
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype("float32")
+    trusted = np.zeros(len(y), bool)
+    trusted[split_trusted(y, 10, random_state=0)] = True
+    noisy = y.copy()
+    noisy[~trusted] = make_noisy_labels(y[~trusted], "pairflip", 0.4, n_classes=10,
+                                        random_state=0)
+    return X, y, noisy, trusted
+
+
+def test_noise_transition_finds_pairflip_noise_and_corrects_with_it(pairflip_digits):
+    X, y, noisy, trusted = pairflip_digits
+    clf = IEGClassifier(max_epochs=12, verbose=0, random_state=0).fit(X, noisy, trusted=trusted)
+    T = clf.noise_transition_
+    assert T.shape == (10, 10)
+    np.testing.assert_allclose(T.sum(axis=1), 1.0, rtol=1e-5)
+    # pair-flip sends class c to c + 1 (mod 10): that is each row's largest
+    # off-diagonal entry, and about 40% of the row
+    off = T - np.diag(np.diag(T))
+    assert (off.argmax(axis=1) == (np.arange(10) + 1) % 10).sum() >= 9
+    assert 0.25 < np.median(off.max(axis=1)) < 0.5
+    u = ~trusted
+    given_acc = np.mean(noisy[u] == y[u])  # about 0.6
+    corrected = np.mean(clf.corrected_labels_[u] == y[u])
+    assert corrected > given_acc + 0.25
+    issues = clf.corrected_labels_ != noisy
+    assert (clf.label_quality_[issues] < 0.5).all()
+    np.testing.assert_array_equal(clf.label_quality_[trusted], 1.0)
+
+
+def test_noise_transition_off_is_the_paper_step_and_lambda_rule(pairflip_digits):
+    X, y, noisy, trusted = pairflip_digits
+    kw = dict(max_epochs=3, verbose=0, random_state=0, ramp_up=0.0)
+    on = IEGClassifier(**kw).fit(X, noisy, trusted=trusted)
+    off = IEGClassifier(noise_transition=None, **kw).fit(X, noisy, trusted=trusted)
+    cb_off = IEGClassifier(callbacks__noise_transition=None, **kw).fit(X, noisy, trusted=trusted)
+    assert on.noise_transition_ is not None and off.noise_transition_ is None
+    assert cb_off.noise_transition_ is None
+    # the first epoch has no estimate yet, so the fits part from the second one on
+    assert not np.allclose(on.predict_proba(X), off.predict_proba(X))
+    np.testing.assert_allclose(off.predict_proba(X), cb_off.predict_proba(X), rtol=0,
+                               atol=1e-6)
+    keep = off.relabel_scores_ >= 0.5
+    np.testing.assert_array_equal(off.corrected_labels_[keep], noisy[keep])
+    np.testing.assert_allclose(off.label_quality_, np.clip(off.relabel_scores_, 0, 1))

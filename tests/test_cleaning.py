@@ -87,7 +87,7 @@ def test_label_issues_property_matches_fitted_arrays(noisy, fitted):
     np.testing.assert_array_equal(table["given_label"], d["given"][~d["mask"]])
     np.testing.assert_array_equal(table["corrected_label"], fitted.corrected_labels_)
     np.testing.assert_allclose(table["sample_weight"], fitted.sample_weights_)
-    np.testing.assert_allclose(table["label_quality"], np.clip(fitted.relabel_scores_, 0, 1))
+    np.testing.assert_allclose(table["label_quality"], fitted.label_quality_)
     issues = table["is_label_issue"].to_numpy()
     np.testing.assert_array_equal(issues, fitted.corrected_labels_ != d["given"][~d["mask"]])
     # An issue is always a row whose label the meta step mostly replaced.

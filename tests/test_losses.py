@@ -18,6 +18,7 @@ from sk_ieg.losses import (
     soft_cross_entropy,
     soft_targets,
     supervised_loss,
+    with_label_evidence,
 )
 
 D = torch.float64
@@ -471,3 +472,26 @@ def test_mixup_deterministic_per_seed():
     c = mixup(x, t, generator=torch.Generator().manual_seed(4))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert not torch.equal(a[0], c[0])
+
+
+def test_with_label_evidence_hand_values():
+    # g = (0.5, 0.5), given label 0, T = [[0.8, 0.2], [0.4, 0.6]]:
+    # g(c) T[c, 0] = (0.4, 0.2) -> (2/3, 1/3). Given label 1: (0.1, 0.3) -> (1/4, 3/4).
+    g = torch.tensor([[0.5, 0.5], [0.5, 0.5]], dtype=torch.float64)
+    labels = F.one_hot(torch.tensor([0, 1]), 2).double()
+    T = torch.tensor([[0.8, 0.2], [0.4, 0.6]], dtype=torch.float64)
+    out = with_label_evidence(g, labels, T)
+    torch.testing.assert_close(out, torch.tensor([[2 / 3, 1 / 3], [0.25, 0.75]],
+                                                 dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+def test_with_label_evidence_identity_cases():
+    g = torch.tensor([[0.7, 0.2, 0.1], [0.0, 0.0, 0.0]])
+    labels = F.one_hot(torch.tensor([2, 1]), 3).float()
+    assert with_label_evidence(g, labels, None) is g
+    # a uniform-noise T with equal off-diagonal entries keeps the guess's order among
+    # the other classes; a row whose joint is 0 (all-zero guess) stays as it was
+    T = torch.full((3, 3), 0.1) + 0.7 * torch.eye(3)
+    out = with_label_evidence(g, labels, T)
+    torch.testing.assert_close(out[0], torch.tensor([0.07, 0.02, 0.08]) / 0.17)
+    torch.testing.assert_close(out[1], g[1])

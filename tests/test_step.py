@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sk_ieg.losses import with_label_evidence
 from sk_ieg.step import IEGConfig, find_head, ieg_objective, meta_step, reference_objective
 
 N_CLASSES = 4
@@ -233,3 +234,27 @@ def test_staged_backward_gives_the_same_gradients(config):
     assert any(g.abs().max() > 0 for g in g_one)
     for a, b in zip(g_staged, g_one):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
+
+
+def _labels(seed=0, batch=6, probe=5):
+    """The noisy rows' labels that ``_run`` draws."""
+    g = torch.Generator().manual_seed(seed)
+    torch.randn(batch, 2, 6, 6, generator=g, dtype=torch.float64)
+    torch.randn(probe, 2, 6, 6, generator=g, dtype=torch.float64)
+    return torch.randint(0, N_CLASSES, (batch,), generator=g)
+
+
+def test_noise_transition_turns_the_guesses_into_posteriors_on_both_routes():
+    # a pair-flip-like transition: class c is labeled c + 1 a third of the time
+    T = (2 / 3) * torch.eye(N_CLASSES, dtype=torch.float64) + (1 / 3) * torch.roll(
+        torch.eye(N_CLASSES, dtype=torch.float64), 1, dims=1)
+    plain, _, _ = _run(ieg_objective, IEGConfig())
+    fast, g_fast, _ = _run(ieg_objective, IEGConfig(noise_transition=T))
+    ref, g_ref, _ = _run(reference_objective, IEGConfig(noise_transition=T))
+    torch.testing.assert_close(fast.raw_guesses, plain.guesses, rtol=0, atol=0)
+    torch.testing.assert_close(fast.guesses, with_label_evidence(
+        plain.guesses, F.one_hot(_labels(), N_CLASSES).double(), T), rtol=1e-12, atol=0)
+    assert not torch.allclose(fast.loss, plain.loss)
+    torch.testing.assert_close(fast.loss, ref.loss, rtol=1e-10, atol=0)
+    _assert_same_meta_step(fast, ref)
+    _assert_same_grads(g_fast, g_ref)

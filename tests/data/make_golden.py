@@ -36,10 +36,11 @@ def golden_fit():
     # The paper's constant weights, full meta step and class-balanced probe batches, the
     # defaults of cab89fc (today's defaults ramp up, choose the consistency weight and the
     # meta step's strength by the trusted rows, and draw probe classes in proportion to
-    # the given labels).
+    # the given labels; noise_transition, added later, turns the guesses into posteriors
+    # given each row's label: None is cab89fc's step, but cab89fc itself rejects it).
     clf = IEGClassifier(max_epochs=30, random_state=0, verbose=0, ramp_up=0.0,
                         consistency_weight=20.0, probe_prior="balanced",
-                        meta_strength=1.0, relabel_strength=1.0)
+                        meta_strength=1.0, relabel_strength=1.0, noise_transition=None)
     clf.fit(X, y, trusted=trusted)
     return {"predict": clf.predict(X_test), "predict_proba": clf.predict_proba(X_test),
             "sample_weights": clf.sample_weights_, "corrected_labels": clf.corrected_labels_,
