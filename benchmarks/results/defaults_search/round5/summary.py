@@ -1,6 +1,7 @@
 """Round 5 table: v8 (noise_transition="auto"; records named v8T from the env-flag
-prototype, v8 from the parameter, same step) against v6 per configuration, from the
-record files.  python benchmarks/results/defaults_search/round5/summary.py"""
+prototype, v8 from the parameter, same step; where a seed has both, the later
+record, v8, is used) against v6 per configuration, from the record files.
+python benchmarks/results/defaults_search/round5/summary.py"""
 import json
 from collections import defaultdict
 from pathlib import Path
