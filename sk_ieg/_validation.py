@@ -94,7 +94,7 @@ PARAMETERS: dict[str, list] = {
     "probe_batch_size": [_int(2), None],
     "probe_prior": [_choice("given", "balanced", "trusted")],
     "lr_schedule": [_choice("cosine_restarts", "constant")],
-    "first_cycle_epochs": [_real(0, closed="neither")],
+    "first_cycle_epochs": [_real(0, closed="neither"), _choice("auto")],
     "ramp_up": [_real(0, 1)],
     "ema_decay": [_real(0, 1, closed="left"), None],
     "statistics_decay": [_real(0, 1, closed="left")],

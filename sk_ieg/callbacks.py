@@ -48,7 +48,7 @@ from skorch.callbacks import Callback
 
 from sk_ieg.data import n_batches
 from sk_ieg.losses import with_label_evidence
-from sk_ieg.schedule import cosine_restarts, sigmoid_ramp_up
+from sk_ieg.schedule import cosine_restarts, first_cycle_length, sigmoid_ramp_up
 from sk_ieg.state import TORCH_PROCESS_LOCK, RowStats
 from sk_ieg.step import consistency_alignment, meta_generalization
 
@@ -117,7 +117,7 @@ class CosineRestartSchedule(Callback):
         self.base_lrs_ = None
         self.lr_ = None
         self.step_ = 0
-        self.steps_per_epoch_ = self.total_steps_ = None
+        self.steps_per_epoch_ = self.total_steps_ = self.first_cycle_ = None
         return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
@@ -130,13 +130,15 @@ class CosineRestartSchedule(Callback):
         self.step_ = 0
         self.steps_per_epoch_ = n_batches(len(X), net.batch_size)
         self.total_steps_ = self.steps_per_epoch_ * net.max_epochs
+        self.first_cycle_ = first_cycle_length(
+            net.first_cycle_epochs, net.max_epochs,
+            images=len(net.input_shape_) == 3) * self.steps_per_epoch_
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training:
             return
         if net.lr_schedule == "cosine_restarts":
-            factor = cosine_restarts(self.step_, self.total_steps_,
-                                     net.first_cycle_epochs * self.steps_per_epoch_)
+            factor = cosine_restarts(self.step_, self.total_steps_, self.first_cycle_)
         else:
             factor = 1.0
         for group, base in zip(net.optimizer_.param_groups, self.base_lrs_):

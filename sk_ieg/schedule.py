@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["cosine_restart_boundaries", "cosine_restarts", "sigmoid_ramp_up"]
+__all__ = ["cosine_restart_boundaries", "cosine_restarts", "first_cycle_length", "sigmoid_ramp_up"]
 
 
 def cosine_restart_boundaries(
@@ -67,6 +67,20 @@ def cosine_restarts(
     frac = (step - start) / max(length, 1)
     cos = 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
     return (peak_decay ** j) * ((1 - alpha) * cos + alpha)
+
+
+def first_cycle_length(first_cycle_epochs, max_epochs: int, *, images: bool) -> float:
+    """Epochs of the first learning-rate cycle for ``first_cycle_epochs``.
+
+    A number is used as it is. ``"auto"``: ``max_epochs`` for images (a single cosine
+    decay over the budget, as plain image training runs it) and 1 otherwise (warm
+    restarts: cycles of 1, 1.5, 2.25, ... epochs). The rule is the input kind only;
+    why each kind gets its schedule is measured in
+    ``benchmarks/results/defaults_search/README.md`` (rounds 6 and 7).
+    """
+    if first_cycle_epochs == "auto":
+        return float(max_epochs) if images else 1.0
+    return float(first_cycle_epochs)
 
 
 def sigmoid_ramp_up(step: float, length: float) -> float:

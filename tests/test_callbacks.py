@@ -90,6 +90,26 @@ def test_default_schedule_is_cosine_with_restarts_and_history_reports_it(data):
     assert constant.rates_ == [0.1] * (2 * steps)
 
 
+def test_auto_first_cycle_is_one_cosine_over_the_budget_on_images(data):
+    """first_cycle_epochs="auto": one cosine over max_epochs for 4-D X, restarts every
+    1, 1.5, ... epochs for rows (the default test above); a number is used as it is."""
+    X, y, mask = data
+    steps = math.ceil(160 / BATCH)
+    for first, cycle in (("auto", 4 * steps), (1.0, steps)):
+        spy = RateSpy()
+        clf = IEGClassifier(module=torch.nn.Sequential(torch.nn.Flatten(),
+                                                       torch.nn.Linear(64, 10)),
+                            max_epochs=4, batch_size=BATCH, verbose=0, random_state=0,
+                            first_cycle_epochs=first, callbacks=[("spy", spy)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X.reshape(-1, 1, 8, 8), y, trusted=mask)
+        expected = [0.1 * cosine_restarts(t, 4 * steps, cycle) for t in range(4 * steps)]
+        np.testing.assert_allclose(spy.rates_, expected, rtol=1e-12)
+        rises = any(b > a for a, b in zip(spy.rates_, spy.rates_[1:]))
+        assert rises == (first == 1.0)
+
+
 def test_partial_fit_starts_a_new_schedule_from_the_first_base_rate(data):
     X, y, mask = data
     spy = RateSpy()

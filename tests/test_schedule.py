@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sk_ieg.schedule import cosine_restart_boundaries, cosine_restarts
+from sk_ieg.schedule import cosine_restart_boundaries, cosine_restarts, first_cycle_length
 
 # cosine_restart_boundaries(1000, 10), cycle_mult = 1.5. Cycle starts (unrounded):
 #   0, 10, 25, 47.5, 81.25, 131.875, 207.8125, 321.71875, 492.578125, 748.8671875
@@ -185,3 +185,10 @@ def test_sigmoid_ramp_up_hand_computed():
     assert sigmoid_ramp_up(5, 10) == pytest.approx(math.exp(-5.0 * 0.25))
     assert sigmoid_ramp_up(10, 10) == 1.0 and sigmoid_ramp_up(11, 10) == 1.0
     assert sigmoid_ramp_up(0, 0) == 1.0  # no ramp
+
+
+def test_first_cycle_length_rule():
+    assert first_cycle_length("auto", 30, images=True) == 30.0
+    assert first_cycle_length("auto", 30, images=False) == 1.0
+    assert first_cycle_length(2.5, 30, images=True) == 2.5
+    assert first_cycle_length(1, 7, images=False) == 1.0
