@@ -1,7 +1,8 @@
-"""Round 7 table: each variant against today's defaults (round 6's records named
-``light``, ``--params '{"policy": null, "cutout_size": 0}'``, which are the committed
-defaults of 4697c9f) on the seeds both ran, per configuration, with the per-seed
-figures and the mean over the configurations.
+"""Round 7 tables, on the seeds both ran, per configuration, with the per-seed figures and
+the mean over the configurations: ``light_cos1`` (one cosine cycle) against the committed
+defaults of 4697c9f (round 6's records named ``light``, ``--params '{"policy": null,
+"cutout_size": 0}'``); every other name against round 7's ``light_cos1`` (the defaults
+from 22ff5ed on).
 python benchmarks/results/defaults_search/round7/summary.py"""
 import json
 from collections import defaultdict
@@ -26,14 +27,18 @@ def load(files, keep):
     return out
 
 
-ref = {k: v for (_, k), v in load(REF, lambda n: n == "light").items()}
 runs = defaultdict(dict)
 for (name, k), v in load(sorted(HERE.glob("*.jsonl")), lambda n: True).items():
     runs[name][k] = v
 for name, per in runs.items():
-    print(f"\n{name} against today's defaults (test accuracy; corrected-label accuracy "
-          "in brackets; per seed new / defaults)\n")
-    print("| config | seeds | new | defaults | difference | per seed |")
+    if name == "light_cos1":
+        ref = {k: v for (_, k), v in load(REF, lambda n: n == "light").items()}
+        against = "4697c9f's defaults (round 6's light)"
+    else:
+        ref, against = runs["light_cos1"], "light_cos1 (today's defaults)"
+    print(f"\n{name} against {against} (test accuracy; corrected-label accuracy "
+          "in brackets; per seed new / reference)\n")
+    print("| config | seeds | new | reference | difference | per seed |")
     print("|---|---|---|---|---|---|")
     diffs = []
     for k, d in sorted(per.items(), key=lambda kv: str(kv[0])):
