@@ -47,7 +47,11 @@ for name, per in runs.items():
             continue
 
         def mean(rs, field):
-            return sum(r[field] for r in rs) / len(rs)
+            values = [r.get(field) for r in rs]
+            return None if None in values else sum(values) / len(values)
+
+        def fmt(x):
+            return "-" if x is None else f"{x:.3f}"
 
         new = [d[s] for s in seeds]
         old = [ref[k][s] for s in seeds]
@@ -56,8 +60,8 @@ for name, per in runs.items():
         ca, cb = mean(new, "corrected_accuracy"), mean(old, "corrected_accuracy")
         each = ", ".join(f"{d[s]['test_accuracy']:.3f} / {ref[k][s]['test_accuracy']:.3f}"
                          for s in seeds)
-        print(f"| {' '.join(map(str, k))} | {','.join(map(str, seeds))} | {a:.3f} ({ca:.3f}) "
-              f"| {b:.3f} ({cb:.3f}) | {a - b:+.3f} | {each} |")
+        print(f"| {' '.join(map(str, k))} | {','.join(map(str, seeds))} | {a:.3f} ({fmt(ca)}) "
+              f"| {b:.3f} ({fmt(cb)}) | {a - b:+.3f} | {each} |")
     if diffs:
         print(f"\nmean difference over {len(diffs)} configurations: "
               f"{sum(diffs) / len(diffs):+.4f}; worst {min(diffs):+.3f}")
