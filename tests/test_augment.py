@@ -272,8 +272,9 @@ def test_strong_view_order():
 
 
 def test_default_sizes():
-    assert default_image_padding(32, 32) == 4 and default_cutout_size(32, 32) == 16
-    assert default_image_padding(28, 28) == 4 and default_cutout_size(28, 28) == 14
+    assert default_image_padding(32, 32) == 1 and default_cutout_size(32, 32) == 16
+    assert default_image_padding(28, 28) == 1 and default_cutout_size(28, 28) == 14
+    assert default_image_padding(64, 64) == 2 and default_image_padding(224, 300) == 7
     assert default_image_padding(8, 8) == 1 and default_cutout_size(8, 8) == 4
     assert default_image_padding(2, 100) == 1 and default_cutout_size(1, 1) == 1
 
