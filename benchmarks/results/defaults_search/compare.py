@@ -1,0 +1,57 @@
+"""Shared by the rounds' ``summary.py`` scripts (rounds 7 and 8): load the records of a
+round and print one variant against a reference, per configuration, on the seeds both ran."""
+import json
+from collections import defaultdict
+
+
+def key(r):
+    """A record's configuration: data, network, noise, rate, subset size, budget."""
+    return (r.get("dataset", "cifar10n:worst"), r.get("model"), r.get("noise", "human"),
+            r.get("rate", ""), r.get("n_train") or "", r["max_epochs"])
+
+
+def load(files, keep=lambda name: True):
+    """``{name: {configuration: {seed: record}}}`` of the records in ``files`` whose
+    name passes ``keep``."""
+    out = defaultdict(lambda: defaultdict(dict))
+    for f in files:
+        for line in open(f):
+            r = json.loads(line)
+            if keep(r["name"]):
+                out[r["name"]][key(r)][r["seed"]] = r
+    return out
+
+
+def _mean(rs, field):
+    values = [r.get(field) for r in rs]
+    return None if None in values else sum(values) / len(values)
+
+
+def _fmt(x):
+    return "-" if x is None else f"{x:.3f}"
+
+
+def print_table(name, against, per, base):
+    """Print ``name``'s configurations ``per`` against ``base`` (both ``{configuration:
+    {seed: record}}``): means over the common seeds, the difference, each seed, and the
+    mean and worst difference over the configurations."""
+    print(f"\n{name} against {against} (test accuracy; corrected-label accuracy "
+          "in brackets; per seed new / reference)\n")
+    print("| config | seeds | new | reference | difference | per seed |")
+    print("|---|---|---|---|---|---|")
+    diffs = []
+    for k, d in sorted(per.items(), key=lambda kv: str(kv[0])):
+        seeds = [s for s in sorted(d) if s in base.get(k, {})]
+        if not seeds:
+            continue
+        new, old = [d[s] for s in seeds], [base[k][s] for s in seeds]
+        a, b = _mean(new, "test_accuracy"), _mean(old, "test_accuracy")
+        diffs.append(a - b)
+        each = ", ".join(f"{d[s]['test_accuracy']:.3f} / {base[k][s]['test_accuracy']:.3f}"
+                         for s in seeds)
+        print(f"| {' '.join(map(str, k))} | {','.join(map(str, seeds))} | {a:.3f} "
+              f"({_fmt(_mean(new, 'corrected_accuracy'))}) | {b:.3f} "
+              f"({_fmt(_mean(old, 'corrected_accuracy'))}) | {a - b:+.3f} | {each} |")
+    if diffs:
+        print(f"\nmean difference over {len(diffs)} configurations: "
+              f"{sum(diffs) / len(diffs):+.4f}; worst {min(diffs):+.3f}")
