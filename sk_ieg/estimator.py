@@ -284,7 +284,7 @@ class IEGClassifier(NeuralNetClassifier):
         and text).
     crop_padding : @type
         Images only: pixels of the random pad-and-crop; None (default):
-        ``max(1, round(H / 32))``, 1 for 28x28 and 32x32 (the paper: 4).
+        ``max(1, round(min(H, W) / 32))``, 1 for 28x28 and 32x32 (the paper: 4).
     cutout_size : @type
         Images only: side of the Cutout square in strong views; 0 (default): no
         Cutout; None: ``H / 2`` (16 for 32x32, as in the paper).
