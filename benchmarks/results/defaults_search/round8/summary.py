@@ -1,10 +1,12 @@
 """Round 8 tables: every record here (the pad-crop translation, ``--params
 '{"crop_padding": P}'`` named ``cpP``; ``cp1`` with ``'{}'`` on MNIST, where the new
 default gives 1) against round 7's ``light_cos1`` records (the defaults of 22ff5ed, whose
-translation was 4 pixels on 28x28 and 32x32 images); every other name (``f10k_more.jsonl``, ``f10k_e60.jsonl``)
-against round 8's ``cp1`` (today's defaults). On the seeds both ran, per configuration,
-with the per-seed figures and the mean difference over the configurations.
+translation was 4 pixels on 28x28 and 32x32 images); every other name of
+``f10k_more.jsonl`` against round 8's ``cp1`` (today's defaults). On the seeds both ran,
+per configuration, with the per-seed figures and the mean difference over the
+configurations. Last, the 60-epoch runs (``f10k_e60.jsonl``) beside the 30-epoch ones.
 python benchmarks/results/defaults_search/round8/summary.py"""
+import json
 import sys
 from pathlib import Path
 
@@ -13,9 +15,31 @@ sys.path.insert(0, str(HERE.parent))
 from compare import load, print_table  # noqa: E402
 
 ref = load(sorted((HERE.parent / "round7").glob("*.jsonl")), lambda n: n == "light_cos1")
-runs = load(sorted(HERE.glob("*.jsonl")))
+runs = load(sorted(HERE.glob("*.jsonl")), lambda n: not n.endswith("_e60"))
 for name in sorted(runs):
     if name.startswith("cp") and name[2:].isdigit():
         print_table(name, "round 7's light_cos1 (4-pixel crops)", runs[name], ref["light_cos1"])
     else:
         print_table(name, "round 8's cp1 (today's defaults)", runs[name], runs["cp1"])
+
+# 60 epochs beside 30, Fashion 10k small_cnn 40%, seed 0: IEG (today's defaults, cp1),
+# vanilla_es (../runs_fashion.jsonl), vanilla and cleanlab (../../fashion_uniform).
+e60 = load([HERE / "f10k_e60.jsonl"]) if (HERE / "f10k_e60.jsonl").exists() else {}
+if e60:
+    cfg = ("fashion_mnist", "small_cnn", "uniform", 0.4, 10000, 30)
+    e30 = {"ieg": runs["cp1"][cfg][0]["test_accuracy"],
+           "vanilla_es": load([HERE.parent / "runs_fashion.jsonl"],
+                              lambda n: n == "vanilla_es")["vanilla_es"][cfg][0]["test_accuracy"]}
+    bench = json.load(open(HERE.parents[1] / "fashion_uniform" / "results.json"))
+    e30.update((r["method"], r["test_accuracy"]) for r in bench["runs"]
+               if r.get("rate") == 0.4 and r["seed"] == 0
+               and r["method"] in ("vanilla", "cleanlab"))
+    print("\nFashion 10k small_cnn 40%, seed 0: E=60 against E=30 (test accuracy; in brackets the "
+          "best epoch's accuracy of the per-epoch curve)\n")
+    print("| method | E=30 | E=60 |")
+    print("|---|---|---|")
+    for name, per in sorted(e60.items()):
+        method = name.removesuffix("_e60")
+        rec = per[(*cfg[:5], 60)][0]
+        print(f"| {method} | {e30.get(method, float('nan')):.3f} | {rec['test_accuracy']:.3f} "
+              f"({max(rec['curve']):.3f}) |")
