@@ -24,27 +24,26 @@ for name in sorted(runs):
 
 # 60 epochs beside 30, Fashion 10k small_cnn 40%: IEG (today's defaults, cp1), vanilla_es
 # (../runs_fashion.jsonl), vanilla and cleanlab (../../fashion_uniform), on the E=60 seeds.
-e60 = load([HERE / "f10k_e60.jsonl"]) if (HERE / "f10k_e60.jsonl").exists() else {}
-if e60:
-    cfg = ("fashion_mnist", "small_cnn", "uniform", 0.4, 10000, 30)
-    e30 = {"ieg": {s: r["test_accuracy"] for s, r in runs["cp1"][cfg].items()},
-           "vanilla_es": {s: r["test_accuracy"] for s, r in load(
-               [HERE.parent / "runs_fashion.jsonl"], lambda n: n == "vanilla_es")
-               ["vanilla_es"][cfg].items()}}
-    bench = json.load(open(HERE.parents[1] / "fashion_uniform" / "results.json"))
-    for r in bench["runs"]:
-        if r.get("rate") == 0.4 and r["method"] in ("vanilla", "cleanlab"):
-            e30.setdefault(r["method"], {})[r["seed"]] = r["test_accuracy"]
-    print("\nFashion 10k small_cnn 40%: E=60 against E=30 (test accuracy, mean over the "
-          "seeds; per seed in brackets)\n")
-    print("| method | seeds | E=30 | E=60 |")
-    print("|---|---|---|---|")
-    for name, per in sorted(e60.items()):
-        method = name.removesuffix("_e60")
-        recs = per[(*cfg[:5], 60)]
-        seeds = sorted(recs)
-        a30 = [e30[method][s] for s in seeds]
-        a60 = [recs[s]["test_accuracy"] for s in seeds]
-        print(f"| {method} | {','.join(map(str, seeds))} | {sum(a30) / len(a30):.3f} "
-              f"({' / '.join(f'{a:.3f}' for a in a30)}) | {sum(a60) / len(a60):.3f} "
-              f"({' / '.join(f'{a:.3f}' for a in a60)}) |")
+e60 = load([HERE / "f10k_e60.jsonl"])
+cfg = ("fashion_mnist", "small_cnn", "uniform", 0.4, 10000, 30)
+e30 = {"ieg": {s: r["test_accuracy"] for s, r in runs["cp1"][cfg].items()},
+       "vanilla_es": {s: r["test_accuracy"] for s, r in load(
+           [HERE.parent / "runs_fashion.jsonl"], lambda n: n == "vanilla_es")
+           ["vanilla_es"][cfg].items()}}
+bench = json.load(open(HERE.parents[1] / "fashion_uniform" / "results.json"))
+for r in bench["runs"]:
+    if r.get("rate") == 0.4 and r["method"] in ("vanilla", "cleanlab"):
+        e30.setdefault(r["method"], {})[r["seed"]] = r["test_accuracy"]
+print("\nFashion 10k small_cnn 40%: E=60 against E=30 (test accuracy, mean over the "
+      "seeds; per seed in brackets)\n")
+print("| method | seeds | E=30 | E=60 |")
+print("|---|---|---|---|")
+for name, per in sorted(e60.items()):
+    method = name.removesuffix("_e60")
+    recs = per[(*cfg[:5], 60)]
+    seeds = sorted(recs)
+    a30 = [e30[method][s] for s in seeds]
+    a60 = [recs[s]["test_accuracy"] for s in seeds]
+    print(f"| {method} | {','.join(map(str, seeds))} | {sum(a30) / len(a30):.3f} "
+          f"({' / '.join(f'{a:.3f}' for a in a30)}) | {sum(a60) / len(a60):.3f} "
+          f"({' / '.join(f'{a:.3f}' for a in a60)}) |")
