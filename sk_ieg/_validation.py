@@ -81,6 +81,8 @@ PARAMETERS: dict[str, list] = {
     "meta_strength": [_real(0, 1), _choice("auto")],
     "relabel_strength": [_real(0, 1), _choice("auto")],
     "noise_transition": [_choice("auto"), None],
+    "early_learning_weight": [_real(0)],
+    "early_learning_decay": [_real(0, 1, closed="left")],
     "mixup_size": [_int(2), None],
     "compile": ["boolean"],
     "augmentation": [_choice("auto", "tabular", "image", "none"), callable],

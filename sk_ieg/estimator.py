@@ -249,6 +249,19 @@ class IEGClassifier(NeuralNetClassifier):
         ``corrected_labels_`` is the argmax of the same posterior of the running
         guesses. None: the paper's guesses, and the ``lambda*`` rule for
         ``corrected_labels_``.
+    early_learning_weight : @type
+        ``w_e``, weight of early-learning regularisation (ELR, Liu et al., NeurIPS
+        2020) on the noisy rows: the loss adds ``w_e * mean_i log(1 - <p_i, t_i>)``,
+        ``p_i`` the weak view's softmax and ``t_i`` a running average of the row's
+        earlier predictions (:func:`~sk_ieg.losses.early_learning_loss`). It holds
+        each row's prediction to what the network learnt early, before it
+        memorises wrong labels: the step falls back towards plain training where
+        the trusted rows turn the meta step down, and at long budgets plain
+        training memorises the noise. 0 turns it off (the paper's step). Why 1:
+        ``benchmarks/results/defaults_search`` (round 10).
+    early_learning_decay : @type
+        ``beta``, decay per visit of the rows' running targets ``t_i`` (ELR's
+        0.7).
     mixup_size : @type
         Rows of the mixup pool ``[probe, weak views, strong views]`` that are
         mixed and passed through the network each step: a random subset of this
@@ -530,6 +543,8 @@ class IEGClassifier(NeuralNetClassifier):
         meta_strength="auto",
         relabel_strength="auto",
         noise_transition="auto",
+        early_learning_weight=1.0,
+        early_learning_decay=0.7,
         mixup_size=None,
         augmentation="auto",
         policy=None,
@@ -738,7 +753,20 @@ class IEGClassifier(NeuralNetClassifier):
             rng=previous.rng if previous is not None else RandomStreams.from_seeds(
                 data.seeds, device),
             views=ViewStats.from_rows(kind, np.concatenate([data.X, X_probe]), device),
-            rows=data.rows, average=None if previous is None else previous.average)
+            rows=data.rows, average=None if previous is None else previous.average,
+            early_targets=self._early_targets(data.rows, len(data.classes), device, previous))
+
+    def _early_targets(self, rows, n_classes, device, previous=None):
+        """The noisy rows' early-learning targets: a ``partial_fit`` on the same noisy
+        rows (the same given labels, in order) continues the previous fit's, anything
+        else starts from zeros; None when the term is off."""
+        if not self.early_learning_weight:
+            return None
+        kept = getattr(previous, "early_targets", None)
+        if kept is not None and kept.shape[1] == n_classes \
+                and np.array_equal(previous.rows.labels, rows.labels):
+            return kept.to(device)
+        return torch.zeros(len(rows.labels), n_classes, device=device)
 
     # ------------------------------------------------------------ skorch hooks
     def check_data(self, X, y=None):
@@ -860,6 +888,7 @@ class IEGClassifier(NeuralNetClassifier):
         yi = to_tensor(yi, device=self.device)
         y, rows = yi[:, 0], yi[:, 1]
         momentum, decay, buffers = optimizer_state(self.optimizer_, self.module_)
+        targets = state.early_targets
         with TORCH_PROCESS_LOCK, _compile_config(self.compile):
             out = self.objective(
                 self.module_, x, y, *self.probe_batch(), n_classes=len(self.classes_),
@@ -867,7 +896,9 @@ class IEGClassifier(NeuralNetClassifier):
                 generator=state.rng.views, momentum=momentum, weight_decay=decay,
                 momentum_buffers=buffers, seed_generator=state.rng.seeds,
                 call=_compiled_forward(self.get_params_for("compile")) if self.compile else None,
-                backward=True)
+                backward=True, early_targets=None if targets is None else targets[rows])
+        if out.early_targets is not None:
+            targets[rows] = out.early_targets
         # Extra keys reach the callbacks' on_batch_end (skorch passes the step dict on).
         return {"loss": out.loss, "y_pred": out.logits, "rows": rows, "omega": out.omega,
                 "lam": out.lam, "guesses": out.raw_guesses, "probe_loss": out.probe_loss}

@@ -22,6 +22,8 @@ __all__ = [
     "with_label_evidence",
     "soft_targets",
     "supervised_loss",
+    "early_learning_targets",
+    "early_learning_loss",
     "sample_mixup_coefficients",
     "mixup",
 ]
@@ -170,6 +172,50 @@ def supervised_loss(
         return 0.5 * (relabeled + weighted)
     per_row = soft_cross_entropy(logits, labels, reduction="none")
     return (omega * per_row).sum() if reweight else per_row.mean()
+
+
+#: ELR's clamp of the probabilities (the authors' code), so that ``log(1 - <p, t>)`` stays
+#: finite when a prediction matches its target.
+EARLY_LEARNING_CLAMP = 1e-4
+
+
+def _clamped_softmax(logits: Tensor) -> Tensor:
+    return torch.softmax(logits, dim=-1).clamp(EARLY_LEARNING_CLAMP, 1 - EARLY_LEARNING_CLAMP)
+
+
+@torch.no_grad()
+def early_learning_targets(targets: Tensor, logits: Tensor, decay: float) -> Tensor:
+    """The rows' running targets of early-learning regularisation, one visit on.
+
+    ``decay * t + (1 - decay) * p / sum(p)`` with ``p`` the clamped softmax of
+    ``logits`` (:func:`early_learning_loss`), no gradient (Liu et al., "Early-Learning
+    Regularization Prevents Memorization of Noisy Labels", NeurIPS 2020; the authors'
+    code updates the targets before the loss is taken, and so does the step).
+
+    Parameters
+    ----------
+    targets : Tensor of shape (n, n_classes)
+        The rows' targets so far (zeros before the first visit).
+    logits : Tensor of shape (n, n_classes)
+    decay : float
+        ``beta``, in [0, 1).
+    """
+    p = _clamped_softmax(logits.detach())
+    return decay * targets + (1 - decay) * p / p.sum(dim=-1, keepdim=True)
+
+
+def early_learning_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Early-learning regularisation: ``mean_i log(1 - <p_i, t_i>)``.
+
+    ``p_i`` is the softmax of ``logits`` clamped to ``[1e-4, 1 - 1e-4]`` and ``t_i`` the
+    row's running target (:func:`early_learning_targets`, no gradient). Minimising it
+    raises ``<p_i, t_i>``: it pulls each row's prediction towards what the network
+    predicted for that row earlier in training, which holds against the pull of a
+    wrong label once the network has learnt the clean pattern (memorisation comes
+    later than early learning).
+    """
+    p = _clamped_softmax(logits)
+    return torch.log(1 - (targets.detach() * p).sum(dim=-1)).mean()
 
 
 def sample_mixup_coefficients(n: int, *, generator: torch.Generator, device=None,

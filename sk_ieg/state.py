@@ -185,3 +185,6 @@ class FitState:
     consistency_scale: float = 1.0
     #: estimated label-noise transition (the ``label_noise`` callback), or None
     transition: torch.Tensor | None = None
+    #: (n_noisy, n_classes) running early-learning targets of the noisy rows (zeros
+    #: before a row's first visit), or None when ``early_learning_weight`` is 0
+    early_targets: torch.Tensor | None = None

@@ -33,6 +33,8 @@ from torch.func import functional_call
 
 from sk_ieg._typing import Tensor, TensorDict
 from sk_ieg.losses import (
+    early_learning_loss,
+    early_learning_targets,
     guess_labels,
     kl_consistency,
     mixup,
@@ -76,6 +78,10 @@ class IEGConfig:
     #: label-noise transition ``T[true, given]`` (n_classes, n_classes), or None; when set,
     #: the guesses become posteriors ``g_i(c) T[c, y_i] / sum`` (the given label's evidence)
     noise_transition: Tensor | None = None
+    #: weight of early-learning regularisation on the noisy rows (0: off)
+    early_learning_weight: float = 0.0
+    #: decay per visit of its per-row running targets
+    early_learning_decay: float = 0.7
 
 
 @dataclass
@@ -91,6 +97,9 @@ class StepOutput:
     parts: dict[str, Tensor]  #: detached loss components, for logging
     #: the guesses before the transition's evidence (equal to ``guesses`` without one)
     raw_guesses: Tensor | None = None
+    #: the batch's early-learning targets after this visit, (B, n_classes); None when
+    #: the step took no such term
+    early_targets: Tensor | None = None
 
 
 def functional_forward(module: nn.Module, params: TensorDict, buffers: TensorDict,
@@ -462,6 +471,11 @@ def _check_config(config: IEGConfig) -> None:
             raise ValueError(f"{name} must be in [0, 1], got {getattr(config, name)}")
     if config.meta_scope not in META_SCOPES:
         raise ValueError(f"meta_scope must be one of {META_SCOPES}, got {config.meta_scope!r}")
+    if config.early_learning_weight < 0:
+        raise ValueError(f"early_learning_weight must be >= 0, got {config.early_learning_weight}")
+    if not 0.0 <= config.early_learning_decay < 1.0:
+        raise ValueError("early_learning_decay must be in [0, 1), got "
+                         f"{config.early_learning_decay}")
     if config.mixup_size is not None and config.mixup_size < 2:
         raise ValueError(f"mixup_size must be None or >= 2, got {config.mixup_size}")
 
@@ -524,6 +538,7 @@ def ieg_objective(
     seed_generator: torch.Generator | None = None,
     call: Callable | None = None,
     backward: bool = False,
+    early_targets: Tensor | None = None,
 ) -> StepOutput:
     """The IEG loss on one batch (paper Algorithm 1, authors' code form).
 
@@ -578,6 +593,12 @@ def ieg_objective(
         pass. Same gradients as ``loss.backward()``; the returned loss is detached.
         Peak memory falls from the weak + strong + mixup graphs to the larger of
         weak + strong and mixup.
+    early_targets : Tensor of shape (B, n_classes), optional
+        The noisy rows' running early-learning targets before this step (zeros for
+        rows not seen yet). With ``config.early_learning_weight > 0`` they are moved
+        on by this visit (:func:`~sk_ieg.losses.early_learning_targets`) and the loss
+        adds ``early_learning_weight * early_learning_loss`` on the weak view; the
+        new targets are returned in ``StepOutput.early_targets``. None: no such term.
 
     Returns
     -------
@@ -619,10 +640,10 @@ def ieg_objective(
         logits, logits_strong, labels, guesses, omega, lam, x_weak, x_strong, x_probe_weak,
         y_probe, n_classes=n_classes, config=config, generator=generator,
         mixed_forward=lambda inputs: _call_seeded(fcall, params, inputs, device, seeds[2]),
-        backward=backward)
+        backward=backward, early_targets=early_targets)
     return StepOutput(loss=loss, logits=logits.detach(), omega=omega.detach(), lam=lam.detach(),
                       guesses=guesses, probe_loss=probe_loss, parts=parts,
-                      raw_guesses=raw_guesses)
+                      raw_guesses=raw_guesses, early_targets=parts.pop("early_targets", None))
 
 
 #: :func:`ieg_objective`'s parameters, shared with :func:`reference_objective`.
@@ -636,17 +657,23 @@ def _call_seeded(fcall, params, inputs, device, seed):
 
 def _final_loss(logits, logits_strong, labels, guesses, omega, lam, x_weak, x_strong,
                 x_probe_weak, y_probe, *, n_classes, config, generator, mixed_forward,
-                weak_for_kl=None, backward=False):
-    """Supervised + consistency terms, then the mixup term. With ``backward`` each
-    group is back-propagated as soon as it exists, so the weak and strong graphs are
-    freed before the mixup pass builds its own (same gradients, lower peak memory);
-    the returned loss is then detached."""
+                weak_for_kl=None, backward=False, early_targets=None):
+    """Supervised, early-learning and consistency terms, then the mixup term. With
+    ``backward`` each group is back-propagated as soon as it exists, so the weak and
+    strong graphs are freed before the mixup pass builds its own (same gradients, lower
+    peak memory); the returned loss is then detached. The batch's new early-learning
+    targets, when the term was taken, are ``parts["early_targets"]``."""
     n_strong = config.n_views - 1
     sup = supervised_loss(logits, labels, guesses, omega=omega, lam=lam,
                           lam_init=config.given_label_weight, relabel=config.relabel,
                           reweight=config.reweight)
     loss = sup
     parts = {"supervised": sup.detach()}
+    if config.early_learning_weight and early_targets is not None:
+        targets = early_learning_targets(early_targets, logits, config.early_learning_decay)
+        elr = early_learning_loss(logits, targets)
+        loss = loss + config.early_learning_weight * elr
+        parts.update(early_learning=elr.detach(), early_targets=targets)
     if config.consistency_weight and n_strong:
         weak = logits if weak_for_kl is None else weak_for_kl
         kl = kl_consistency(weak.repeat(n_strong, 1), logits_strong)
@@ -732,13 +759,13 @@ def reference_objective(module: nn.Module, x: Tensor, y: Tensor, x_probe: Tensor
         logits, logits_strong, labels, guesses, omega, lam, x_weak, x_strong, x_probe_weak,
         y_probe, n_classes=kw["n_classes"], config=config, generator=kw["generator"],
         mixed_forward=lambda inputs: _call_seeded(fcall, params, inputs, device, seeds[2]),
-        weak_for_kl=weak_kl)
+        weak_for_kl=weak_kl, early_targets=kw["early_targets"])
     if kw["backward"]:
         loss.backward()
         loss = loss.detach()
     return StepOutput(loss=loss, logits=logits.detach(), omega=omega.detach(), lam=lam.detach(),
                       guesses=guesses, probe_loss=probe_loss, parts=parts,
-                      raw_guesses=raw_guesses)
+                      raw_guesses=raw_guesses, early_targets=parts.pop("early_targets", None))
 
 
 #: What :func:`inspect.signature` and ``help`` show for :func:`reference_objective`.

@@ -62,8 +62,19 @@ def test_ieg_beats_the_same_network_trained_on_noisy_labels(noisy_digits):
     assert w.shape == (len(d["X"]),) and w.mean() == pytest.approx(1.0)
     # Ranked, not as a ratio: meta_strength="auto" blends each epoch's weights with 1 by
     # that epoch's strength, which scales the clean/mislabeled ratio but not the order.
-    assert roc_auc_score(clean, w) >= 0.9
+    # With the early-learning term (default) the weights rank less sharply (AUC 0.881 /
+    # 0.891 on random_state 0 / 1, against 0.976 / 0.973 without it: the test below);
+    # the label-issue ranking, label_quality_, stays at 0.999 / 0.999 either way.
+    assert roc_auc_score(clean, w) >= 0.85
+    assert roc_auc_score(clean, ieg.label_quality_) >= 0.99
     assert np.mean(ieg.corrected_labels_ == d["y_true"]) > clean.mean() + 0.2
+
+
+def test_the_meta_steps_weights_separate_the_rows_without_early_learning(noisy_digits):
+    d = noisy_digits
+    ieg = _fit(d, max_epochs=20, early_learning_weight=0.0)
+    clean = d["y"] == d["y_true"]
+    assert roc_auc_score(clean, ieg.sample_weights_) >= 0.95
 
 
 def test_same_random_state_gives_identical_predictions_and_keeps_global_rng(noisy_digits):
@@ -245,7 +256,10 @@ def test_speed_setting_trains_and_learns(noisy_digits):
     acc = np.mean(fast.predict(d["X_test"]) == d["y_test"])
     assert acc > 0.85  # 60% uniform noise; the noisy-label MLP is far below (see above)
     mislabeled = d["y"] != d["y_true"]
-    assert roc_auc_score(~mislabeled, fast.sample_weights_) >= 0.9  # ranked: see above
+    # ranked, see above: 0.822 with the early-learning term (default), 0.974 without it;
+    # label_quality_ 0.998 either way
+    assert roc_auc_score(~mislabeled, fast.sample_weights_) >= 0.8
+    assert roc_auc_score(~mislabeled, fast.label_quality_) >= 0.99
 
 
 @pytest.mark.parametrize("switch", [{"meta_scope": "head"}, {"mixup_size": 64}])

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from sk_ieg.losses import (
+    early_learning_loss,
+    early_learning_targets,
     guess_labels,
     kl_consistency,
     logit_norm,
@@ -495,3 +497,57 @@ def test_with_label_evidence_identity_cases():
     out = with_label_evidence(g, labels, T)
     torch.testing.assert_close(out[0], torch.tensor([0.07, 0.02, 0.08]) / 0.17)
     torch.testing.assert_close(out[1], g[1])
+
+
+# --------------------------------------------------------------------------- #
+# early-learning regularisation (ELR)
+# --------------------------------------------------------------------------- #
+
+# z = [0, ln 2, ln 5]: softmax = [1, 2, 5] / 8 = [0.125, 0.25, 0.625] (inside the clamp)
+# one visit from t = [0.5, 0.5, 0] with beta = 0.7:
+#   t' = 0.7 * [0.5, 0.5, 0] + 0.3 * [0.125, 0.25, 0.625]
+#      = [0.35 + 0.0375, 0.35 + 0.075, 0.1875] = [0.3875, 0.425, 0.1875]
+#   <p, t'> = 0.125*0.3875 + 0.25*0.425 + 0.625*0.1875
+#           = 0.0484375 + 0.10625 + 0.1171875 = 0.271875
+#   loss = log(1 - 0.271875) = log(0.728125)
+ELR_LOGITS = [[0.0, math.log(2.0), math.log(5.0)]]
+ELR_TARGETS = [[0.5, 0.5, 0.0]]
+ELR_NEXT = [[0.3875, 0.425, 0.1875]]
+
+
+def test_early_learning_targets_hand_value():
+    out = early_learning_targets(_t(ELR_TARGETS), _t(ELR_LOGITS), 0.7)
+    torch.testing.assert_close(out, _t(ELR_NEXT), rtol=0, atol=1e-12)
+
+
+def test_early_learning_targets_first_visit_is_the_normalised_prediction_share():
+    out = early_learning_targets(torch.zeros(1, 3, dtype=D), _t(ELR_LOGITS), 0.7)
+    torch.testing.assert_close(out, 0.3 * _t([[0.125, 0.25, 0.625]]), rtol=0, atol=1e-12)
+
+
+def test_early_learning_targets_clamp_a_saturated_prediction():
+    # softmax([0, 100, 0]) ~ [e^-100, 1, e^-100] is clamped to [1e-4, 1 - 1e-4, 1e-4]
+    # before normalising: sum = 1 + 1e-4
+    out = early_learning_targets(torch.zeros(1, 3, dtype=D), _t([[0.0, 100.0, 0.0]]), 0.0)
+    s = 1.0 + 1e-4
+    torch.testing.assert_close(out, _t([[1e-4 / s, (1 - 1e-4) / s, 1e-4 / s]]), rtol=0,
+                               atol=1e-12)
+
+
+def test_early_learning_loss_hand_value_and_mean_over_rows():
+    row = math.log(0.728125)
+    # second row: z = 0 (p = 1/3 each), t = [1, 0, 0]: log(1 - 1/3) = log(2/3)
+    logits = _t(ELR_LOGITS + [[0.0, 0.0, 0.0]])
+    targets = _t(ELR_NEXT + [[1.0, 0.0, 0.0]])
+    out = early_learning_loss(logits, targets)
+    assert out.item() == pytest.approx((row + math.log(2 / 3)) / 2, abs=1e-12)
+
+
+def test_early_learning_loss_gradient_raises_the_targets_probability():
+    logits = _t(ELR_LOGITS).requires_grad_(True)
+    targets = _t([[0.0, 0.0, 1.0]])
+    early_learning_loss(logits, targets).backward()
+    # descending the loss raises <p, t> = p_2: the gradient on logit 2 is negative, and
+    # the targets carry none
+    assert logits.grad[0, 2] < 0 and logits.grad[0, :2].gt(0).all()
+    assert not targets.requires_grad

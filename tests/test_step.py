@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sk_ieg.losses import with_label_evidence
+from sk_ieg.losses import early_learning_loss, early_learning_targets, with_label_evidence
 from sk_ieg.step import IEGConfig, find_head, ieg_objective, meta_step, reference_objective
 
 N_CLASSES = 4
@@ -31,7 +31,8 @@ def _view(generator):
     return make_view
 
 
-def _run(objective, config, *, seed=0, dropout=0.0, batch=6, probe=5, model=None):
+def _run(objective, config, *, seed=0, dropout=0.0, batch=6, probe=5, model=None,
+         early_targets=None):
     torch.manual_seed(seed)
     model = _cnn(dropout) if model is None else model
     g = torch.Generator().manual_seed(seed)
@@ -45,7 +46,7 @@ def _run(objective, config, *, seed=0, dropout=0.0, batch=6, probe=5, model=None
     gen = torch.Generator().manual_seed(seed + 100)
     out = objective(model, x, y, xp, yp, n_classes=N_CLASSES, make_view=_view(gen),
                     config=config, generator=gen, momentum=0.9, weight_decay=5e-4,
-                    momentum_buffers=mom)
+                    momentum_buffers=mom, early_targets=early_targets)
     grads = torch.autograd.grad(out.loss, list(params.values()))
     buffers = {k: b.clone() for k, b in model.named_buffers()}
     return out, grads, buffers
@@ -258,3 +259,36 @@ def test_noise_transition_turns_the_guesses_into_posteriors_on_both_routes():
     torch.testing.assert_close(fast.loss, ref.loss, rtol=1e-10, atol=0)
     _assert_same_meta_step(fast, ref)
     _assert_same_grads(g_fast, g_ref)
+
+
+def test_early_learning_term_on_both_routes():
+    """With ``early_learning_weight`` and the rows' targets, the loss adds the weight
+    times the ELR loss of the weak logits at the targets moved on by this visit, the
+    same on both routes; without targets (or at weight 0) the step is unchanged."""
+    previous = torch.softmax(torch.randn(6, N_CLASSES, generator=torch.Generator()
+                                         .manual_seed(3), dtype=torch.float64), dim=1)
+    config = IEGConfig(early_learning_weight=2.0, early_learning_decay=0.6)
+    plain, g_plain, _ = _run(ieg_objective, IEGConfig())
+    fast, g_fast, _ = _run(ieg_objective, config, early_targets=previous)
+    ref, g_ref, _ = _run(reference_objective, config, early_targets=previous)
+    expected = early_learning_targets(previous, plain.logits, 0.6)
+    torch.testing.assert_close(fast.early_targets, expected, rtol=1e-12, atol=0)
+    torch.testing.assert_close(fast.loss, plain.loss + 2.0 * early_learning_loss(
+        plain.logits, expected), rtol=1e-10, atol=0)
+    torch.testing.assert_close(fast.loss, ref.loss, rtol=1e-10, atol=0)
+    torch.testing.assert_close(ref.early_targets, fast.early_targets, rtol=1e-12, atol=0)
+    _assert_same_meta_step(fast, ref)
+    _assert_same_grads(g_fast, g_ref)
+    assert any(not torch.allclose(a, b) for a, b in zip(g_fast, g_plain))
+    for off in (_run(ieg_objective, config)[0],
+                _run(ieg_objective, IEGConfig(early_learning_weight=0.0),
+                     early_targets=previous)[0]):
+        assert off.early_targets is None
+        torch.testing.assert_close(off.loss, plain.loss, rtol=0, atol=0)
+
+
+def test_bad_early_learning_config_raises():
+    with pytest.raises(ValueError, match="early_learning_decay"):
+        _run(ieg_objective, IEGConfig(early_learning_decay=1.0))
+    with pytest.raises(ValueError, match="early_learning_weight"):
+        _run(ieg_objective, IEGConfig(early_learning_weight=-1.0))

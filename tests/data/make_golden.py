@@ -40,7 +40,8 @@ def golden_fit():
     # given each row's label: None is cab89fc's step, but cab89fc itself rejects it).
     clf = IEGClassifier(max_epochs=30, random_state=0, verbose=0, ramp_up=0.0,
                         consistency_weight=20.0, probe_prior="balanced",
-                        meta_strength=1.0, relabel_strength=1.0, noise_transition=None)
+                        meta_strength=1.0, relabel_strength=1.0, noise_transition=None,
+                        early_learning_weight=0.0)
     clf.fit(X, y, trusted=trusted)
     return {"predict": clf.predict(X_test), "predict_proba": clf.predict_proba(X_test),
             "sample_weights": clf.sample_weights_, "corrected_labels": clf.corrected_labels_,
