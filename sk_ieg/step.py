@@ -636,14 +636,14 @@ def ieg_objective(
         head=head, jvp_fcall=st.eager_fcall, momentum=momentum, weight_decay=weight_decay,
         momentum_buffers=momentum_buffers)
 
-    loss, parts = _final_loss(
+    loss, parts, early_targets = _final_loss(
         logits, logits_strong, labels, guesses, omega, lam, x_weak, x_strong, x_probe_weak,
         y_probe, n_classes=n_classes, config=config, generator=generator,
         mixed_forward=lambda inputs: _call_seeded(fcall, params, inputs, device, seeds[2]),
         backward=backward, early_targets=early_targets)
     return StepOutput(loss=loss, logits=logits.detach(), omega=omega.detach(), lam=lam.detach(),
                       guesses=guesses, probe_loss=probe_loss, parts=parts,
-                      raw_guesses=raw_guesses, early_targets=parts.pop("early_targets", None))
+                      raw_guesses=raw_guesses, early_targets=early_targets)
 
 
 #: :func:`ieg_objective`'s parameters, shared with :func:`reference_objective`.
@@ -661,19 +661,21 @@ def _final_loss(logits, logits_strong, labels, guesses, omega, lam, x_weak, x_st
     """Supervised, early-learning and consistency terms, then the mixup term. With
     ``backward`` each group is back-propagated as soon as it exists, so the weak and
     strong graphs are freed before the mixup pass builds its own (same gradients, lower
-    peak memory); the returned loss is then detached. The batch's new early-learning
-    targets, when the term was taken, are ``parts["early_targets"]``."""
+    peak memory); the returned loss is then detached. Returns ``(loss, parts,
+    new_targets)``: ``new_targets`` are the batch's early-learning targets after this
+    visit when the term was taken, else None."""
     n_strong = config.n_views - 1
     sup = supervised_loss(logits, labels, guesses, omega=omega, lam=lam,
                           lam_init=config.given_label_weight, relabel=config.relabel,
                           reweight=config.reweight)
     loss = sup
     parts = {"supervised": sup.detach()}
+    new_targets = None
     if config.early_learning_weight and early_targets is not None:
-        targets = early_learning_targets(early_targets, logits, config.early_learning_decay)
-        elr = early_learning_loss(logits, targets)
+        new_targets = early_learning_targets(early_targets, logits, config.early_learning_decay)
+        elr = early_learning_loss(logits, new_targets)
         loss = loss + config.early_learning_weight * elr
-        parts.update(early_learning=elr.detach(), early_targets=targets)
+        parts["early_learning"] = elr.detach()
     if config.consistency_weight and n_strong:
         weak = logits if weak_for_kl is None else weak_for_kl
         kl = kl_consistency(weak.repeat(n_strong, 1), logits_strong)
@@ -696,7 +698,7 @@ def _final_loss(logits, logits_strong, labels, guesses, omega, lam, x_weak, x_st
             mix = mix.detach()
         loss = loss + mix
         parts.update(mixup_probe=mix_p.detach(), mixup_noisy=mix_u.detach())
-    return loss, parts
+    return loss, parts, new_targets
 
 
 def reference_objective(module: nn.Module, x: Tensor, y: Tensor, x_probe: Tensor,
@@ -755,7 +757,7 @@ def reference_objective(module: nn.Module, x: Tensor, y: Tensor, x_probe: Tensor
             logits_strong = fcall(params, x_strong)  # consistency prediction
         with _module_rng(device, forward_seed):
             weak_kl = fcall(params, x_weak).detach()  # consistency target
-    loss, parts = _final_loss(
+    loss, parts, early_targets = _final_loss(
         logits, logits_strong, labels, guesses, omega, lam, x_weak, x_strong, x_probe_weak,
         y_probe, n_classes=kw["n_classes"], config=config, generator=kw["generator"],
         mixed_forward=lambda inputs: _call_seeded(fcall, params, inputs, device, seeds[2]),
@@ -765,7 +767,7 @@ def reference_objective(module: nn.Module, x: Tensor, y: Tensor, x_probe: Tensor
         loss = loss.detach()
     return StepOutput(loss=loss, logits=logits.detach(), omega=omega.detach(), lam=lam.detach(),
                       guesses=guesses, probe_loss=probe_loss, parts=parts,
-                      raw_guesses=raw_guesses, early_targets=parts.pop("early_targets", None))
+                      raw_guesses=raw_guesses, early_targets=early_targets)
 
 
 #: What :func:`inspect.signature` and ``help`` show for :func:`reference_objective`.
