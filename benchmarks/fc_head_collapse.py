@@ -91,7 +91,7 @@ def main(argv=None):
         record("vanilla", net, start, None, False)
 
     for name, params in args.settings.items():
-        clf = IEGClassifier(FCHeadCNN, max_epochs=args.max_epochs, hflip=False,
+        clf = IEGClassifier(FCHeadCNN, max_epochs=args.max_epochs,
                             random_state=args.seed, verbose=0, **module_kw, **params)
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:

@@ -59,12 +59,11 @@ def main(argv=None):
     X = np.concatenate([data.X, data.X_trusted])
     y = np.concatenate([data.y, data.y_trusted])
     trusted = np.r_[np.zeros(len(data.X), bool), np.ones(len(data.X_trusted), bool)]
-    # The network and image flips as sk-ieg bench builds them for the same arguments.
+    # The network as sk-ieg bench builds it for the same arguments.
     module, module_kw = (None, {}) if args.model == "default" else module_for(
         data.X, data.n_classes, args.model)
-    flips = {"hflip": False} if data.X.ndim == 4 else {}
     ieg = IEGClassifier(module, max_epochs=args.max_epochs, verbose=0, random_state=args.seed,
-                        **flips, **module_kw)
+                        **module_kw)
     search = GridSearchCV(
         ieg.set_fit_request(trusted=True), args.grid,
         cv=TrustedStratifiedKFold(args.folds, shuffle=True, random_state=args.seed),

@@ -281,7 +281,7 @@ class IEGClassifier(NeuralNetClassifier):
         tensor of the same shape replaces the built-in views.
     policy : @type
         Images only: augmentation policy applied first in strong views. None
-        (default): off, so a strong view is another random pad-and-crop and flip
+        (default): off, so a strong view is another random pad-and-crop (and flip)
         of the image; with ``cutout_size=0`` this gained 0.6-4.5 points on 4 of 5
         image benchmarks at 30 epochs and lost 1.2 on the fifth, against
         RandAugment with Cutout (``benchmarks/results/defaults_search``, round 6).
@@ -293,8 +293,11 @@ class IEGClassifier(NeuralNetClassifier):
         called once per image (much slower, especially on a GPU). Both need 1 or
         3 channels and quantise the strong view to 256 levels.
     hflip : @type
-        Images only: random horizontal flips in both views (turn off for digits
-        and text).
+        Images only: random horizontal flips in both views. False (default): a
+        flip changes the label of digits and text, and on the five image
+        benchmarks of the defaults search flips gained nothing (mean -0.1 points,
+        -0.6 to +0.9; ``benchmarks/results/defaults_search``, round 11). True
+        for natural images trained long enough to use it (the paper).
     crop_padding : @type
         Images only: pixels of the random pad-and-crop; None (default):
         ``max(1, round(min(H, W) / 32))``, 1 for 28x28 and 32x32 (the paper: 4).
@@ -548,7 +551,7 @@ class IEGClassifier(NeuralNetClassifier):
         mixup_size=None,
         augmentation="auto",
         policy=None,
-        hflip=True,
+        hflip=False,
         crop_padding=None,
         cutout_size=0,
         weak_jitter=0.05,

@@ -347,8 +347,6 @@ def _fit_ieg_method(method, data: BenchData, record: dict, callbacks, net: dict,
     """Fit an IEG-family method; adds its parameters and weight figures to ``record``.
     Returns (estimator, history)."""
     params = {**(ieg_params or {}), **_IEG_METHODS[method]}  # the method's own settings win
-    if data.X.ndim == 4:
-        params.setdefault("hflip", False)
     record["ieg_params"] = dict(params)
     if model != "default":
         params = {"module": net["module"], **net["module_kw"], **params}

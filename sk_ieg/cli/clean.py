@@ -88,7 +88,7 @@ def add_clean_parser(sub) -> argparse.ArgumentParser:
                    "they are kept in the output")
     p.add_argument("--max-epochs", type=int, default=100, help="IEG epochs (default: 100)")
     p.add_argument("--seed", type=int, default=0, help="IEG random_state (default: 0)")
-    add_ieg_params_argument(p, '\'{"hflip": false}\' for digit images')
+    add_ieg_params_argument(p, '\'{"hflip": true}\' for natural images')
     add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
