@@ -242,43 +242,20 @@ def _probe_logit_changes(module, params, buffers, x_weak, probes, seed):
     def forward(p, inputs):
         return functional_forward(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
 
-    device, tangents = x_weak.device, []
+    device, changes = x_weak.device, []
     primals = {k: p.detach() for k, p in params.items()}
     for xp, yp, wp in probes:
         with _module_rng(device, seed):
             per_row = F.cross_entropy(forward(params, xp), yp, reduction="none")
         loss = (per_row * wp).sum() / wp.sum()
         grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-        tangents.append({k: torch.zeros_like(p) if g is None else g.detach()
-                         for (k, p), g in zip(params.items(), grads)})
-    logits, changes = jvp_many(lambda p: forward(p, x_weak), primals, tangents,
-                               device=device, seed=seed + 1)
-    return logits.detach(), [change.detach() for change in changes]
-
-
-def jvp_many(f: Callable[[TensorDict], Tensor], primals: TensorDict,
-             tangents: list[TensorDict], *, device: torch.device,
-             seed: int) -> tuple[Tensor, list[Tensor]]:
-    """``f(primals)`` and its JVPs along several tangents: one forward-mode pass with
-    the tangents batched by ``torch.func.vmap`` (the same dropout mask for all, as
-    one pass per tangent under ``seed`` would draw), or one pass per tangent where
-    the module has an op that vmap cannot batch. ``f`` must not change state it does
-    not own (e.g. it clones the buffers it updates). Returns ``(f(primals), [J t for t
-    in tangents])``."""
-    def one(tangent):
-        with _module_rng(device, seed):
-            return torch.func.jvp(f, (primals,), (tangent,))
-
-    if len(tangents) > 1:
-        stacked = {k: torch.stack([t[k] for t in tangents]) for k in primals}
-        try:
-            outs, changes = torch.func.vmap(one, randomness="same")(stacked)
-        except RuntimeError:  # an op without a batching rule: one pass per tangent
-            pass
-        else:
-            return outs[0], list(changes.unbind(0))
-    results = [one(t) for t in tangents]
-    return results[-1][0], [change for _, change in results]
+        tangents = {k: torch.zeros_like(p) if g is None else g
+                    for (k, p), g in zip(params.items(), grads)}
+        with _module_rng(device, seed + 1):
+            logits, change = torch.func.jvp(lambda p: forward(p, x_weak), (primals,),
+                                            (tangents,))
+        changes.append(change.detach())
+    return logits.detach(), changes
 
 
 def meta_generalization(module: nn.Module, x: Tensor, y: Tensor,

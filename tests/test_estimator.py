@@ -167,7 +167,7 @@ class _DropoutCNN(nn.Module):
 def test_images_with_default_resnet_and_user_module(noisy_digits):
     d = noisy_digits
     img = {k: d[k].reshape(-1, 1, 8, 8) for k in ("X", "X_trusted", "X_test")}
-    for kw in ({}, {"module": _DropoutCNN, "policy": "autoaugment", "hflip": False}):
+    for kw in ({}, {"module": _DropoutCNN, "policy": "autoaugment", "hflip": True}):
         clf = IEGClassifier(max_epochs=1, verbose=0, random_state=0, batch_size=64, **kw).fit(
             img["X"], d["y"], X_trusted=img["X_trusted"], y_trusted=d["y_trusted"])
         assert clf.predict(img["X_test"]).shape == (len(d["y_test"]),)
@@ -179,6 +179,27 @@ def test_images_with_default_resnet_and_user_module(noisy_digits):
                       batch_size=64).fit(img["X"], d["y"], X_trusted=img["X_trusted"],
                                          y_trusted=d["y_trusted"])
     assert np.array_equal(a.predict_proba(img["X_test"]), b.predict_proba(img["X_test"]))
+
+
+def test_image_views_flip_only_when_asked(noisy_digits):
+    # Without a crop shift the weak view is the image itself by default (a flip would
+    # change a digit's label); with hflip=True each image is itself or its mirror, and
+    # some of a batch are mirrored.
+    d = noisy_digits
+    img = {k: d[k].reshape(-1, 1, 8, 8) for k in ("X", "X_trusted")}
+    x = torch.as_tensor(img["X"][:64])
+    for hflip in (False, True):
+        clf = IEGClassifier(max_epochs=1, verbose=0, random_state=0, batch_size=64,
+                            crop_padding=0, **({"hflip": True} if hflip else {})).fit(
+            img["X"], d["y"], X_trusted=img["X_trusted"], y_trusted=d["y_trusted"])
+        weak = clf.view_function()(x, False)
+        same = (weak == x).flatten(1).all(1)
+        mirrored = (weak == x.flip(-1)).flatten(1).all(1)
+        assert bool((same | mirrored).all())
+        if hflip:
+            assert 0 < int((mirrored & ~same).sum()) < len(x)
+        else:
+            assert bool(same.all())
 
 
 def test_more_views_and_small_probe_batch(noisy_digits):

@@ -292,38 +292,3 @@ def test_bad_early_learning_config_raises():
         _run(ieg_objective, IEGConfig(early_learning_decay=1.0))
     with pytest.raises(ValueError, match="early_learning_weight"):
         _run(ieg_objective, IEGConfig(early_learning_weight=-1.0))
-
-
-@pytest.mark.parametrize("batched", [True, False])
-def test_jvp_many_equals_one_pass_per_tangent(batched, monkeypatch):
-    # BatchNorm (train mode, buffers cloned inside f) and dropout: the batched route
-    # must give each tangent's JVP as its own pass under the same seed does. Where
-    # vmap fails (here made to), the one-pass-per-tangent route gives the same.
-    from torch.func import functional_call
-
-    from sk_ieg.step import _module_rng, jvp_many
-
-    if not batched:
-        def refuse(*args, **kwargs):
-            raise RuntimeError("no batching rule")
-        monkeypatch.setattr(torch.func, "vmap", refuse)
-    torch.manual_seed(0)
-    module = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3),
-                           nn.Linear(8, 3)).double().train()
-    x = torch.randn(16, 5, dtype=torch.float64)
-    primals = {k: p.detach() for k, p in module.named_parameters()}
-    buffers = {k: b.clone() for k, b in module.named_buffers()}
-    tangents = [{k: torch.randn_like(p) for k, p in primals.items()} for _ in range(3)]
-
-    def f(p):
-        return functional_call(module, (p, {k: b.clone() for k, b in buffers.items()}), (x,))
-
-    out, changes = jvp_many(f, primals, tangents, device=x.device, seed=7)
-    for tangent, change in zip(tangents, changes):
-        with _module_rng(x.device, 7):
-            ref_out, ref_change = torch.func.jvp(f, (primals,), (tangent,))
-        torch.testing.assert_close(change, ref_change, rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
-    assert len(changes) == 3 and not torch.equal(changes[0], changes[1])
-    for k, b in module.named_buffers():
-        torch.testing.assert_close(b, buffers[k], rtol=0, atol=0)
