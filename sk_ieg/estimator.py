@@ -295,9 +295,9 @@ class IEGClassifier(NeuralNetClassifier):
     hflip : @type
         Images only: random horizontal flips in both views. False (default): a
         flip changes the label of digits and text, and on the five image
-        benchmarks of the defaults search flips gained nothing (mean -0.1 points,
-        -0.6 to +0.9; ``benchmarks/results/defaults_search``, round 11). True
-        for natural images trained long enough to use it (the paper).
+        benchmarks of the defaults search flips lost on all five (mean -0.5
+        points, -0.3 to -0.9; ``benchmarks/results/defaults_search``, round 11).
+        True for natural images trained long enough to use it (the paper).
     crop_padding : @type
         Images only: pixels of the random pad-and-crop; None (default):
         ``max(1, round(min(H, W) / 32))``, 1 for 28x28 and 32x32 (the paper: 4).
