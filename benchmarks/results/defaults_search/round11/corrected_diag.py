@@ -8,30 +8,22 @@ mode, the same posterior) and ``mean`` (the two distributions averaged).
         --model M --rate R [--noise N] [--n-train N] --max-epochs E --seed S --out F
 """
 
-import argparse
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from sk_ieg import IEGClassifier
-from sk_ieg.bench import load_bench_data
 from sk_ieg.bench.runner import module_for
 from sk_ieg.losses import with_label_evidence
 
-p = argparse.ArgumentParser()
-p.add_argument("--dataset", default="digits")
-p.add_argument("--noise", default="uniform")
-p.add_argument("--rate", type=float, default=0.4)
-p.add_argument("--n-train", type=int, default=None)
-p.add_argument("--model", default="default")
-p.add_argument("--seed", type=int, default=0)
-p.add_argument("--max-epochs", type=int, default=60)
-p.add_argument("--out", required=True)
-a = p.parse_args()
-torch.set_num_threads(1)
-d = load_bench_data(a.dataset, noise=a.noise, rate=a.rate, seed=a.seed, n_train=a.n_train)
+sys.path.insert(0, str(Path(__file__).parent))
+from split_args import parse_and_load  # noqa: E402
+
+a, d = parse_and_load(model="default", max_epochs=60)
 kw = {} if a.model == "default" else dict(zip(("module", "kw"), module_for(d.X, d.n_classes,
                                                                          a.model)))
 clf = IEGClassifier(module=kw.get("module"), max_epochs=a.max_epochs, random_state=a.seed,

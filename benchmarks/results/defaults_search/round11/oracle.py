@@ -9,27 +9,19 @@ The oracle knows which labels are wrong and drops them; it does not relabel them
 (relabeling every row correctly is the bench's ``clean``).
 """
 
-import argparse
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from sk_ieg.bench import load_bench_data
 from sk_ieg.bench.runner import matched_epochs, module_for, plain_net
 
-p = argparse.ArgumentParser()
-p.add_argument("--dataset", default="fashion_mnist")
-p.add_argument("--noise", default="uniform")
-p.add_argument("--rate", type=float, default=0.4)
-p.add_argument("--n-train", type=int, default=None)
-p.add_argument("--model", default="small_cnn")
-p.add_argument("--seed", type=int, default=0)
-p.add_argument("--max-epochs", type=int, default=30)
-p.add_argument("--out", required=True)
-a = p.parse_args()
-torch.set_num_threads(1)
-d = load_bench_data(a.dataset, noise=a.noise, rate=a.rate, seed=a.seed, n_train=a.n_train)
+sys.path.insert(0, str(Path(__file__).parent))
+from split_args import parse_and_load  # noqa: E402
+
+a, d = parse_and_load(model="small_cnn", max_epochs=30)
 keep = d.y == d.y_true
 X = np.concatenate([d.X[keep], d.X_trusted])
 y = np.concatenate([d.y[keep], d.y_trusted])
