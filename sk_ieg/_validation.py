@@ -75,7 +75,7 @@ PARAMETERS: dict[str, list] = {
     "reweight": ["boolean"],
     "mixup": ["boolean"],
     "probe_mixup_weight": [_real(0)],
-    "mixup_weight": [_real(0)],
+    "mixup_weight": [_real(0), _choice("auto")],
     "consistency_weight": [_real(0), _choice("auto")],
     "meta_scope": [_choice(*META_SCOPES)],
     "meta_strength": [_real(0, 1), _choice("auto")],

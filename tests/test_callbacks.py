@@ -110,6 +110,33 @@ def test_auto_first_cycle_is_one_cosine_over_the_budget_on_images(data):
         assert rises == (first == 1.0)
 
 
+def test_auto_mixup_weight_is_four_on_images_and_one_on_rows(data):
+    """mixup_weight="auto": the step's noisy-row mixup weight is 4 for 4-D X, 1 for 2-D
+    rows; a number is used as it is (ramp_up=0 so the step sees the full weight)."""
+    X, y, mask = data
+    flat = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+
+    class Spy(Callback):
+        def initialize(self):
+            self.seen_ = []
+            return self
+
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            if training:
+                self.seen_.append(net.step_config().mixup_weight)
+
+    for inputs, weight, expected in ((X.reshape(-1, 1, 8, 8), "auto", 4.0), (X, "auto", 1.0),
+                                     (X.reshape(-1, 1, 8, 8), 2.5, 2.5)):
+        spy = Spy()
+        clf = IEGClassifier(module=flat, max_epochs=1, batch_size=BATCH, ramp_up=0.0,
+                            mixup_weight=weight, verbose=0, random_state=0,
+                            callbacks=[("spy", spy)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(inputs, y, trusted=mask)
+        assert spy.seen_ and set(spy.seen_) == {expected}
+
+
 def test_partial_fit_starts_a_new_schedule_from_the_first_base_rate(data):
     X, y, mask = data
     spy = RateSpy()
