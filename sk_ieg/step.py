@@ -44,10 +44,9 @@ from sk_ieg.losses import (
 )
 from sk_ieg.meta import MetaGradients, exemplar_weights, meta_gradients, relabel_coefficients
 
-__all__ = ["AUTO_MIXUP_WEIGHT_IMAGES", "META_SCOPES", "IEGConfig", "StepOutput",
-           "auto_mixup_weight", "capture_head", "consistency_alignment", "find_head",
-           "functional_forward", "ieg_objective", "make_views", "meta_generalization",
-           "meta_step", "reference_objective"]
+__all__ = ["META_SCOPES", "IEGConfig", "StepOutput", "auto_mixup_weight", "capture_head",
+           "consistency_alignment", "find_head", "functional_forward", "ieg_objective",
+           "make_views", "meta_generalization", "meta_step", "reference_objective"]
 
 META_SCOPES = ("all", "head")
 
@@ -55,15 +54,11 @@ META_SCOPES = ("all", "head")
 ViewFn = Callable[[Tensor, bool], Tensor]
 
 
-#: ``mixup_weight="auto"`` on images: the paper's ``p`` on WebVision (5 on CIFAR).
-AUTO_MIXUP_WEIGHT_IMAGES = 4.0
-
-
 def auto_mixup_weight(*, images: bool) -> float:
-    """``mixup_weight="auto"``: :data:`AUTO_MIXUP_WEIGHT_IMAGES` for images (4-D ``X``),
-    1 otherwise. The rule is the input kind only; the measurements behind it are in
-    ``benchmarks/results/defaults_search/README.md`` (round 12)."""
-    return AUTO_MIXUP_WEIGHT_IMAGES if images else 1.0
+    """``mixup_weight="auto"``: 4 for images (4-D ``X``; the paper's ``p`` on WebVision,
+    5 on CIFAR), 1 otherwise. The rule is the input kind only; the measurements behind
+    it are in ``benchmarks/results/defaults_search/README.md`` (round 12)."""
+    return 4.0 if images else 1.0
 
 
 @dataclass(frozen=True)
