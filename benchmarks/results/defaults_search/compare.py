@@ -22,6 +22,18 @@ def load(files, keep=lambda name: True):
     return out
 
 
+def corrected_fits(path):
+    """``{configuration: {seed: record}}`` of the Fashion fits recorded by round 11's
+    ``corrected_diag.py`` (default fits; their ``corrected_accuracy`` is the fitted
+    attribute's, ``now``)."""
+    out = defaultdict(dict)
+    for line in open(path):
+        r = json.loads(line)
+        if r["dataset"] == "fashion_mnist":
+            out[key(r)][r["seed"]] = dict(r, name="pkg", corrected_accuracy=r["now"])
+    return out
+
+
 def _mean(rs, field):
     values = [r.get(field) for r in rs]
     return None if None in values else sum(values) / len(values)

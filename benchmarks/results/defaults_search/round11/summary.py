@@ -14,14 +14,12 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
-from compare import key, load, print_table  # noqa: E402
+from compare import corrected_fits, load, print_table  # noqa: E402
 
 runs = load([HERE / "f10k.jsonl", HERE / "c10n.jsonl"])
 pkg = runs["pkg"]
-for line in open(HERE / "corrected.jsonl"):  # the same default fit, recorded by the diagnostic
-    r = json.loads(line)
-    if r["dataset"] == "fashion_mnist":
-        pkg[key(r)][r["seed"]] = dict(r, name="pkg", corrected_accuracy=r["now"])
+for k, seeds in corrected_fits(HERE / "corrected.jsonl").items():  # the same default fits
+    pkg[k].update(seeds)
 print_table("hflip", "today's package with flips off (pkg)", runs["hflip"], pkg)
 elr1 = load([HERE.parent / "round10" / "f10k.jsonl", HERE.parent / "round10" / "c10n.jsonl"],
             lambda n: n == "elr1")["elr1"]

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # benchmarks/
 import sk_ieg.step as step  # noqa: E402
 
@@ -33,7 +35,6 @@ if os.environ.get("SK_IEG_POST"):
         prior = q / total if total > 0 else torch.full_like(q, 1.0 / len(q))
         return s * omega + (1.0 - s) * prior, lam, probe_loss
 
-    import torch  # noqa: E402
     step.meta_step = meta_step
 
 import defaults_search  # noqa: E402

@@ -4,22 +4,19 @@ bit for bit) and round 11's package fits on Fashion 10k and CIFAR-10N (``pkg``; 
 ``small_cnn`` 40% the ``corrected_diag.py`` fits, which are the same default fit).
 
 python benchmarks/results/defaults_search/round12/summary.py"""
-import json
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
-from compare import key, load, print_table  # noqa: E402
+from compare import corrected_fits, load, print_table  # noqa: E402
 
 ref = load([HERE.parent / "round10" / "tab.jsonl", HERE.parent / "round11" / "f10k.jsonl",
             HERE.parent / "round11" / "c10n.jsonl"],
            lambda n: n in ("elr1", "pkg"))
 base = {**ref["elr1"], **ref["pkg"]}
-for line in open(HERE.parent / "round11" / "corrected.jsonl"):
-    r = json.loads(line)
-    if r["dataset"] == "fashion_mnist":
-        base.setdefault(key(r), {})[r["seed"]] = dict(r, corrected_accuracy=r["now"])
+for k, seeds in corrected_fits(HERE.parent / "round11" / "corrected.jsonl").items():
+    base.setdefault(k, {}).update(seeds)
 runs = load([f for f in (HERE / "tab.jsonl", HERE / "f10k.jsonl", HERE / "c10n.jsonl")
              if f.exists()])
 for name in runs:
