@@ -1,0 +1,21 @@
+"""Round 13 tables: each variant of this round against today's defaults on the same
+splits. References: round 10's ``elr1`` table records (the package's own fits there,
+bit for bit) and round 12's ``mix4`` image records (the package's defaults since
+9108ca4; checked bit for bit on CIFAR-10N in ``round12/c10n_pkg.jsonl``).
+
+python benchmarks/results/defaults_search/round13/summary.py"""
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+from compare import load, print_table  # noqa: E402
+
+ref = load([HERE.parent / "round10" / "tab.jsonl", HERE.parent / "round12" / "f10k.jsonl",
+            HERE.parent / "round12" / "c10n.jsonl"],
+           lambda n: n in ("elr1", "mix4"))
+base = {**ref["elr1"], **ref["mix4"]}
+runs = load([f for f in (HERE / "tab.jsonl", HERE / "f10k.jsonl", HERE / "c10n.jsonl")
+             if f.exists()])
+for name in runs:
+    print_table(name, "today's defaults", runs[name], base)
