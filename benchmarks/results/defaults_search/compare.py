@@ -67,3 +67,23 @@ def print_table(name, against, per, base):
     if diffs:
         print(f"\nmean difference over {len(diffs)} configurations: "
               f"{sum(diffs) / len(diffs):+.4f}; worst {min(diffs):+.3f}")
+
+
+def print_round(here, base, against="today's defaults"):
+    """Print every variant recorded in round folder ``here`` (its ``tab.jsonl``,
+    ``f10k.jsonl`` and ``c10n.jsonl``, those that exist) against ``base``."""
+    runs = load([f for f in (here / "tab.jsonl", here / "f10k.jsonl", here / "c10n.jsonl")
+                 if f.exists()])
+    for name in runs:
+        print_table(name, against, runs[name], base)
+
+
+def references(files, names):
+    """``{configuration: {seed: record}}`` of the records in ``files`` named one of
+    ``names``, merged in that order (a later name's seed replaces an earlier one's)."""
+    runs = load(files, lambda n: n in names)
+    merged = {}
+    for name in names:
+        for k, seeds in runs.get(name, {}).items():
+            merged.setdefault(k, {}).update(seeds)
+    return merged

@@ -9,15 +9,10 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
-from compare import corrected_fits, load, print_table  # noqa: E402
+from compare import corrected_fits, print_round, references  # noqa: E402
 
-ref = load([HERE.parent / "round10" / "tab.jsonl", HERE.parent / "round11" / "f10k.jsonl",
-            HERE.parent / "round11" / "c10n.jsonl"],
-           lambda n: n in ("elr1", "pkg"))
-base = {**ref["elr1"], **ref["pkg"]}
+base = references([HERE.parent / "round10" / "tab.jsonl", HERE.parent / "round11" / "f10k.jsonl",
+                   HERE.parent / "round11" / "c10n.jsonl"], ("elr1", "pkg"))
 for k, seeds in corrected_fits(HERE.parent / "round11" / "corrected.jsonl").items():
     base.setdefault(k, {}).update(seeds)
-runs = load([f for f in (HERE / "tab.jsonl", HERE / "f10k.jsonl", HERE / "c10n.jsonl")
-             if f.exists()])
-for name in runs:
-    print_table(name, "today's defaults", runs[name], base)
+print_round(HERE, base)

@@ -9,13 +9,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
-from compare import load, print_table  # noqa: E402
+from compare import print_round, references  # noqa: E402
 
-ref = load([HERE.parent / "round10" / "tab.jsonl", HERE.parent / "round12" / "f10k.jsonl",
-            HERE.parent / "round12" / "c10n.jsonl"],
-           lambda n: n in ("elr1", "mix4"))
-base = {**ref["elr1"], **ref["mix4"]}
-runs = load([f for f in (HERE / "tab.jsonl", HERE / "f10k.jsonl", HERE / "c10n.jsonl")
-             if f.exists()])
-for name in runs:
-    print_table(name, "today's defaults", runs[name], base)
+print_round(HERE, references([HERE.parent / "round10" / "tab.jsonl",
+                              HERE.parent / "round12" / "f10k.jsonl",
+                              HERE.parent / "round12" / "c10n.jsonl"], ("elr1", "mix4")))
