@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
-from sk_ieg.data import n_batches
+from sk_ieg.data import is_image_shape, n_batches
 from sk_ieg.losses import with_label_evidence
 from sk_ieg.schedule import cosine_restarts, first_cycle_length, sigmoid_ramp_up
 from sk_ieg.state import TORCH_PROCESS_LOCK, RowStats
@@ -132,7 +132,7 @@ class CosineRestartSchedule(Callback):
         self.total_steps_ = self.steps_per_epoch_ * net.max_epochs
         self.first_cycle_ = first_cycle_length(
             net.first_cycle_epochs, net.max_epochs,
-            images=len(net.input_shape_) == 3) * self.steps_per_epoch_
+            images=is_image_shape(net.input_shape_)) * self.steps_per_epoch_
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training:

@@ -8,7 +8,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-__all__ = ["IndexedDataset", "MergeLastBatchSampler", "ProbeSampler", "n_batches"]
+__all__ = ["IndexedDataset", "MergeLastBatchSampler", "ProbeSampler", "is_image_shape",
+           "n_batches"]
+
+
+def is_image_shape(shape) -> bool:
+    """Whether rows of ``shape`` (one row's, without the batch axis) are images
+    ``(C, H, W)``: the input kind that the default network and the ``"auto"`` rules
+    (``first_cycle_epochs``, ``mixup_weight``) go by."""
+    return len(shape) == 3
 
 
 def n_batches(n: int, batch_size: int) -> int:

@@ -29,7 +29,7 @@ from torch.utils.data import RandomSampler, SequentialSampler
 from sk_ieg import augment
 from sk_ieg._validation import PARAMETERS, check_X, document_types, validate_params
 from sk_ieg.callbacks import AUTO_CONSISTENCY_WEIGHT, ieg_callbacks
-from sk_ieg.data import IndexedDataset, MergeLastBatchSampler
+from sk_ieg.data import IndexedDataset, MergeLastBatchSampler, is_image_shape
 from sk_ieg.fitting import (
     TORCH_PROCESS_LOCK,
     check_module_output,
@@ -809,7 +809,7 @@ class IEGClassifier(NeuralNetClassifier):
                 if self.module is not None:
                     return self.initialized_instance(self.module, kwargs)
                 shape = tuple(input_shape)
-                if len(shape) == 3:
+                if is_image_shape(shape):
                     return ResNetSmall(shape[0], n_classes, **kwargs)
                 return MLP(int(np.prod(shape)), n_classes, **kwargs)
             except (RuntimeError, TypeError, ValueError) as exc:
@@ -856,8 +856,8 @@ class IEGClassifier(NeuralNetClassifier):
             if values[name] == "auto":
                 values[name] = getattr(state, name, 1.0)
         if values["mixup_weight"] == "auto":  # a rule on the input kind
-            shape = getattr(self, "input_shape_", None)
-            values["mixup_weight"] = auto_mixup_weight(images=shape is not None and len(shape) == 3)
+            shape = getattr(self, "input_shape_", ())
+            values["mixup_weight"] = auto_mixup_weight(images=is_image_shape(shape))
         if values["consistency_weight"] == "auto":  # the auto_consistency callback's scale
             values["consistency_weight"] = AUTO_CONSISTENCY_WEIGHT * getattr(
                 state, "consistency_scale", 1.0)
