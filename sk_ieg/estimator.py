@@ -212,7 +212,9 @@ class IEGClassifier(NeuralNetClassifier):
         ``"auto"`` (default): start at 20 and let the probe decide each epoch: the
         weight halves (down to 20/16) unless the consistency loss's gradient
         agrees with the probe loss's gradient (mean cosine on 4 batches more than
-        two standard errors above 0), and doubles back (up to 20) when it does;
+        two standard errors above 0), and doubles back (up to 20) when it does and
+        the epoch's mean probe loss did not rise (a positive cosine alone let the
+        weight grow while training collapsed on a clean table, round 14);
         history records ``consistency_weight`` and ``consistency_alignment``. The
         check costs about 3 steps' time an epoch (+4% per epoch on a Fashion-MNIST
         CNN with 78 steps an epoch). Why it is the default:

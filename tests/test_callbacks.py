@@ -254,6 +254,39 @@ def test_auto_consistency_halves_without_evidence_and_records_it(data):
     assert real.history[1, "consistency_weight"] in (10.0, 20.0)
 
 
+def test_auto_consistency_does_not_double_while_the_probe_loss_rises():
+    """The cosine can stay positive while a growing weight makes the trusted rows worse
+    (round 14: clean letter fell from 0.95 to 0.55): no doubling after an epoch whose
+    mean probe loss rose; halving is unaffected."""
+    from types import SimpleNamespace
+
+    class History(list):
+        def record(self, key, value):
+            self.append((key, value))
+
+    net = SimpleNamespace(consistency_weight="auto", n_views=2, history=History(),
+                          ieg_state_=SimpleNamespace(consistency_scale=None))
+    cb = AutoConsistency(n_checks=0).initialize()
+    cb.scale_ = 0.25
+
+    def epoch(probe_losses, cosines):
+        cb.on_epoch_begin(net)
+        for loss in probe_losses:
+            cb.on_batch_end(net, training=True, probe_loss=torch.tensor(loss))
+        cb.cosines_ = list(cosines)
+        cb.on_epoch_end(net)
+        return cb.scale_, net.ieg_state_.consistency_scale
+
+    helps, hurts = [0.5, 0.6, 0.4, 0.5], [-0.1, 0.1, -0.2, 0.0]
+    assert epoch([1.0, 0.8], helps) == (0.5, 0.5)  # first epoch: nothing to compare
+    assert cb.probe_loss_ == pytest.approx(0.9)
+    assert epoch([0.9, 0.7], helps) == (1.0, 1.0)  # 0.8 <= 0.9: doubles
+    cb.scale_ = 0.25
+    assert epoch([1.2, 1.0], helps) == (0.25, 0.25)  # 1.1 > 0.8: stays
+    assert epoch([1.4, 1.4], hurts) == (0.125, 0.125)  # no evidence: halves, as before
+    assert epoch([1.0, 1.0], helps) == (0.25, 0.25)  # fell again: doubles
+
+
 def test_consistency_alignment_is_the_cosine_of_the_two_gradients():
     from sk_ieg.losses import kl_consistency
     from sk_ieg.step import consistency_alignment
