@@ -18,27 +18,15 @@ import scratch  # noqa: E402
 
 import sk_ieg.callbacks as cb  # noqa: E402
 
-committed_begin = cb.AutoMetaStrength.on_epoch_begin
-committed_batch = cb.AutoMetaStrength.on_batch_end
 committed_end = cb.AutoMetaStrength.on_epoch_end
 
 
-def on_epoch_begin(self, net, **kwargs):
-    committed_begin(self, net, **kwargs)
-    self.probe_sum_, self.probe_steps_ = 0.0, 0
-
-
-def on_batch_end(self, net, batch=None, training=False, **kwargs):
-    if training and kwargs.get("probe_loss") is not None:
-        self.probe_sum_ += float(kwargs["probe_loss"])
-        self.probe_steps_ += 1
-    committed_batch(self, net, batch=batch, training=training, **kwargs)
-
-
 def on_epoch_end(self, net, **kwargs):
+    """The epoch's mean probe loss is the one the committed ``AutoConsistency`` (which
+    runs before this callback) has just computed."""
     before = dict(self.scales_)
     committed_end(self, net, **kwargs)
-    loss = self.probe_sum_ / self.probe_steps_ if self.probe_steps_ else None
+    loss = dict(net.callbacks_)["auto_consistency"].probe_loss_
     last = getattr(self, "last_probe_", None)
     if loss is not None and last is not None and loss > last:
         for name, scale in before.items():
@@ -49,8 +37,6 @@ def on_epoch_end(self, net, **kwargs):
 
 
 def patch():
-    cb.AutoMetaStrength.on_epoch_begin = on_epoch_begin
-    cb.AutoMetaStrength.on_batch_end = on_batch_end
     cb.AutoMetaStrength.on_epoch_end = on_epoch_end
 
 
