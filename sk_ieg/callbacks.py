@@ -11,11 +11,6 @@ replaced or turned off like any skorch default, e.g. ``callbacks__convergence=No
   rate alone.
 * :class:`RampUp` (``ramp_up``): the weight of the unsupervised terms, ramped up
   over the first part of training, and when relabeling starts.
-* :class:`AutoConsistency` (``auto_consistency``): with ``consistency_weight="auto"``,
-  the consistency weight, from whether its gradient agrees with the probe's.
-* :class:`AutoMetaStrength` (``auto_meta``): with ``meta_strength="auto"`` and
-  ``relabel_strength="auto"``, how much of the meta step's weights and relabeling the
-  step uses, from whether choices made by one half of the trusted rows help the other.
 * :class:`RecordLR` (``record_lr``): history's ``lr``, the rate the optimizer used,
   per batch and per epoch (the last batch's).
 * :class:`WeightAverage` (``weight_average``): the exponential moving average of
@@ -24,6 +19,11 @@ replaced or turned off like any skorch default, e.g. ``callbacks__convergence=No
   step's results, history's ``probe_loss`` and ``relabeled``, and at the end of
   training ``sample_weights_``, ``relabel_scores_``, ``label_quality_`` and
   ``corrected_labels_``.
+* :class:`AutoConsistency` (``auto_consistency``): with ``consistency_weight="auto"``,
+  the consistency weight, from whether its gradient agrees with the probe's.
+* :class:`AutoMetaStrength` (``auto_meta``): with ``meta_strength="auto"`` and
+  ``relabel_strength="auto"``, how much of the meta step's weights and relabeling the
+  step uses, from whether choices made by one half of the trusted rows help the other.
 * :class:`NoiseTransition` (``noise_transition``): with ``noise_transition="auto"``,
   the estimate of how the given labels are corrupted, which turns the guesses into
   posteriors given each row's label.
@@ -185,8 +185,9 @@ class AutoConsistency(Callback):
     probe loss's gradient and the consistency loss's gradient. At the end of the
     epoch the weight's scale doubles (up to 1, i.e. :data:`AUTO_CONSISTENCY_WEIGHT`)
     when the mean cosine is more than two standard errors above 0 (the consistency
-    term measurably helps the trusted rows) and the epoch's mean probe loss (the
-    step's ``probe_loss``) is no higher than the epoch before's; it stays when the
+    term measurably helps the trusted rows) and the epoch's mean probe loss
+    (history's ``probe_loss``, from the ``row_statistics`` callback; without it the
+    guard is off) is no higher than the epoch before's; it stays when the
     cosine says the term helps but the probe loss rose, and halves otherwise (down to
     ``min_scale``). The cosine is a first-order check of the direction only: on a
     table with clean labels it stayed positive while the doubling weight drove the
@@ -208,8 +209,7 @@ class AutoConsistency(Callback):
     def initialize(self):
         self.scale_ = 1.0
         self.cosines_ = []
-        self.probe_loss_ = None  # the last epoch's mean probe loss
-        self._probe_sum, self._probe_steps = 0.0, 0
+        self.probe_loss_ = None  # the last epoch's mean probe loss, as history has it
         return self
 
     def on_train_begin(self, net, **kwargs):
@@ -217,12 +217,8 @@ class AutoConsistency(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         self.cosines_ = []
-        self._probe_sum, self._probe_steps = 0.0, 0
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        if training and kwargs.get("probe_loss") is not None:  # a tensor: no sync here
-            self._probe_sum = self._probe_sum + kwargs["probe_loss"]
-            self._probe_steps += 1
         if not training or net.consistency_weight != "auto" or net.n_views < 2 \
                 or len(self.cosines_) >= self.n_checks:
             return
@@ -239,17 +235,14 @@ class AutoConsistency(Callback):
         self.cosines_.append(float(cosine))
 
     def on_epoch_end(self, net, **kwargs):
-        last, steps = self.probe_loss_, self._probe_steps
-        if steps:
-            self.probe_loss_ = float(self._probe_sum) / steps
-        self._probe_sum, self._probe_steps = 0.0, 0  # no tensor left in a pickled model
+        last, self.probe_loss_ = self.probe_loss_, net.history[-1].get("probe_loss")
         if net.consistency_weight != "auto":
             return
         net.history.record("consistency_weight", AUTO_CONSISTENCY_WEIGHT * self.scale_)
         if not self.cosines_:
             return
         scale, mean = _halve_or_double(self.scale_, self.cosines_, self.min_scale)
-        rose = last is not None and steps and self.probe_loss_ > last
+        rose = None not in (last, self.probe_loss_) and self.probe_loss_ > last
         self.scale_ = self.scale_ if scale > self.scale_ and rose else scale
         net.history.record("consistency_alignment", mean)
         net.ieg_state_.consistency_scale = self.scale_
@@ -583,7 +576,10 @@ def ieg_callbacks(*, schedule: bool = True) -> list:
     ``schedule=False`` leaves out the learning-rate schedule."""
     named = [("finite_check", FiniteCheck())]
     named += [("lr_schedule", CosineRestartSchedule())] if schedule else []
-    return named + [("ramp_up", RampUp()), ("auto_consistency", AutoConsistency()),
-                    ("auto_meta", AutoMetaStrength()), ("record_lr", RecordLR()),
+    # The "auto" checks come after row_statistics, whose epoch's probe_loss
+    # auto_consistency reads from the history; neither step nor weights depend on the
+    # order of those in between.
+    return named + [("ramp_up", RampUp()), ("record_lr", RecordLR()),
                     ("weight_average", WeightAverage()), ("row_statistics", RowStatistics()),
+                    ("auto_consistency", AutoConsistency()), ("auto_meta", AutoMetaStrength()),
                     ("noise_transition", NoiseTransition()), ("convergence", ConvergenceCheck())]
