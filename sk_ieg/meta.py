@@ -41,6 +41,7 @@ __all__ = [
     "MetaGradients",
     "virtual_step",
     "jvp",
+    "primal_and_jvp",
     "meta_gradients",
     "exemplar_weights",
     "relabel_coefficients",
@@ -107,18 +108,25 @@ def jvp(forward: ParamFn, params: TensorDict, tangents: TensorDict) -> Tensor:
 
     Uses :mod:`torch.autograd.forward_ad` rather than :func:`torch.func.jvp`
     because the latter refuses in-place updates of captured buffers, which
-    BatchNorm makes in training mode (pass it cloned buffers).
+    BatchNorm makes in training mode (pass it cloned buffers); forward AD is also
+    the cheaper of the two on small networks.
     """
+    return primal_and_jvp(forward, params, tangents)[1]
+
+
+def primal_and_jvp(forward: ParamFn, params: TensorDict,
+                   tangents: TensorDict) -> tuple[Tensor, Tensor]:
+    """``(forward(params), jvp)`` from one forward-mode pass (see :func:`jvp`)."""
     with fwAD.dual_level(), warnings.catch_warnings():
         # torch's forward AD loads its decompositions through torch.jit.script on
         # first use and warns about that deprecation: torch-internal, not actionable.
         warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated",
                                 category=FutureWarning)
         duals = {k: fwAD.make_dual(p.detach(), tangents[k]) for k, p in params.items()}
-        tangent = fwAD.unpack_dual(forward(duals)).tangent
+        primal, tangent = fwAD.unpack_dual(forward(duals))
     if tangent is None:  # output does not depend on the parameters
-        tangent = torch.zeros_like(forward({k: p.detach() for k, p in params.items()}))
-    return tangent
+        tangent = torch.zeros_like(primal)
+    return primal, tangent
 
 
 def _sq_norm(tensors: TensorDict) -> Tensor:

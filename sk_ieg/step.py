@@ -42,7 +42,13 @@ from sk_ieg.losses import (
     supervised_loss,
     with_label_evidence,
 )
-from sk_ieg.meta import MetaGradients, exemplar_weights, meta_gradients, relabel_coefficients
+from sk_ieg.meta import (
+    MetaGradients,
+    exemplar_weights,
+    meta_gradients,
+    primal_and_jvp,
+    relabel_coefficients,
+)
 
 __all__ = ["META_SCOPES", "IEGConfig", "StepOutput", "auto_mixup_weight", "capture_head",
            "consistency_alignment", "find_head", "functional_forward", "ieg_objective",
@@ -242,9 +248,10 @@ def _probe_logit_changes(module, params, buffers, x_weak, probes, seed):
     gradient of the probe set's (row-weighted) cross-entropy, shape (B, n_classes).
 
     One backward pass per probe set, then one forward-mode pass of the noisy rows'
-    logits. A gradient step on noisy row ``i``'s cross-entropy with target ``t``
-    lowers ``L_p`` by ``lr (J_i grad L_p) . (softmax(z_i) - t)`` to first order.
-    Also returns the logits.
+    logits (:func:`~sk_ieg.meta.primal_and_jvp`, as the meta step's JVP). A
+    gradient step on noisy row ``i``'s cross-entropy with target ``t`` lowers ``L_p``
+    by ``lr (J_i grad L_p) . (softmax(z_i) - t)`` to first order. Also returns the
+    logits.
     """
     def forward(p, inputs):
         return functional_forward(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
@@ -259,8 +266,7 @@ def _probe_logit_changes(module, params, buffers, x_weak, probes, seed):
         tangents = {k: torch.zeros_like(p) if g is None else g
                     for (k, p), g in zip(params.items(), grads)}
         with _module_rng(device, seed + 1):
-            logits, change = torch.func.jvp(lambda p: forward(p, x_weak), (primals,),
-                                            (tangents,))
+            logits, change = primal_and_jvp(lambda p: forward(p, x_weak), primals, tangents)
         changes.append(change.detach())
     return logits.detach(), changes
 

@@ -10,6 +10,7 @@ from sk_ieg.losses import soft_targets
 from sk_ieg.meta import (
     exemplar_weights,
     meta_gradients,
+    primal_and_jvp,
     relabel_coefficients,
     virtual_step,
 )
@@ -121,6 +122,27 @@ def test_meta_gradients_leave_buffers_and_graph_usable():
     logits.sum().backward()  # graph retained for the final loss
     for k, v in prob["model"].named_buffers():
         assert torch.equal(v, before[k])
+
+
+def test_primal_and_jvp_match_double_backward_float64():
+    # J v by the double-backward trick, d/du <J^T u, v>, on a BatchNorm CNN in training
+    # mode with cloned buffers (the case torch.func.jvp refuses for in-place updates).
+    prob = _problem(7)
+    model, params, forward = prob["model"], prob["params"], prob["forward"]
+    before = {k: v.clone() for k, v in model.named_buffers()}
+
+    g = torch.Generator().manual_seed(3)
+    v = {k: torch.randn(p.shape, generator=g, dtype=p.dtype) for k, p in params.items()}
+    primal, tangent = primal_and_jvp(forward, params, v)
+    out = forward(params)
+    u = torch.zeros_like(out, requires_grad=True)
+    vjp = torch.autograd.grad(out, list(params.values()), u, create_graph=True)
+    expected = torch.autograd.grad(sum((a * v[k]).sum() for a, k in zip(vjp, params)), u)[0]
+    torch.testing.assert_close(primal, out.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(tangent, expected, rtol=1e-10, atol=1e-12)
+    assert expected.abs().max() > 1e-3  # not trivially zero
+    for k, b in model.named_buffers():
+        assert torch.equal(b, before[k])
 
 
 def test_virtual_step_matches_torch_sgd():
