@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 __all__ = ["IndexedDataset", "MergeLastBatchSampler", "ProbeSampler", "is_image_shape",
-           "n_batches"]
+           "n_batches", "weighted_turns"]
 
 
 def is_image_shape(shape) -> bool:
@@ -81,6 +81,27 @@ class IndexedDataset(Dataset):
         return self.X[i], self.y[i]
 
 
+def weighted_turns(counts) -> np.ndarray:
+    """One full cycle of weighted turns: ``sum(counts)`` slots, each given to the class
+    furthest behind its share (smooth weighted round-robin in exact integer
+    arithmetic: every class's credit grows by its count, the slot goes to the first
+    class with the most credit, which then pays ``sum(counts)``). Class ``k`` gets
+    exactly ``counts[k]`` slots and every credit is back at 0 after the cycle, so the
+    turns repeat it. Counts with a common divisor give the same turns as the counts
+    divided by it, so the cycle is built for those."""
+    counts = np.asarray(counts, dtype=np.int64)
+    counts = counts // np.gcd.reduce(counts)
+    total = int(counts.sum())
+    credit = np.zeros(len(counts), dtype=np.int64)
+    cycle = np.empty(total, dtype=np.int64)
+    for i in range(total):
+        credit += counts
+        k = int(np.argmax(credit))
+        credit[k] -= total
+        cycle[i] = k
+    return cycle
+
+
 class ProbeSampler:
     """Batches of trusted-row indices with a set class mix, cycling through the set.
 
@@ -117,7 +138,8 @@ class ProbeSampler:
         self._rows = [np.flatnonzero(y == c) for c in self.classes]
         self._queues = [self.rng.permutation(r) for r in self._rows]
         self._next_class = 0
-        self._counts = self._credit = None
+        self._counts = self._cycle = None
+        self._slot = 0  # position in the weighted turns' cycle
         if class_counts is not None:
             counts = np.asarray(class_counts)
             if (counts.shape != (len(self.classes),) or not np.issubdtype(counts.dtype, np.integer)
@@ -126,7 +148,6 @@ class ProbeSampler:
                                  f"integers, not all 0; got {class_counts!r}")
             if len(np.unique(counts)) > 1:  # equal counts: the plain turns
                 self._counts = counts.astype(np.int64)
-                self._credit = np.zeros(len(counts), dtype=np.int64)
 
     def _take(self, k: int, n: int) -> np.ndarray:
         out = []
@@ -152,14 +173,11 @@ class ProbeSampler:
             order = (self._next_class + np.arange(self.batch_size)) % n_cls
             self._next_class = int((self._next_class + self.batch_size) % n_cls)
             return order
-        order = np.empty(self.batch_size, dtype=np.int64)
-        total = int(self._counts.sum())
-        for i in range(self.batch_size):
-            self._credit += self._counts
-            k = int(np.argmax(self._credit))
-            self._credit[k] -= total
-            order[i] = k
-        return order
+        if self._cycle is None:
+            self._cycle = weighted_turns(self._counts)
+        slots = (self._slot + np.arange(self.batch_size)) % len(self._cycle)
+        self._slot = int((self._slot + self.batch_size) % len(self._cycle))
+        return self._cycle[slots]
 
     def sample(self) -> np.ndarray:
         """Indices (into the trusted set) of the next probe batch."""

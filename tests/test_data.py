@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
-from sk_ieg.data import IndexedDataset, ProbeSampler
+from sk_ieg.data import IndexedDataset, ProbeSampler, weighted_turns
 
 # --------------------------------------------------------------------------- #
 # IndexedDataset
@@ -202,6 +204,28 @@ def test_probe_class_counts_hand_computed_order():
     # a zero weight leaves its class out
     sampler = ProbeSampler(y, 3, np.random.default_rng(6), class_counts=[0, 5])
     assert (y[sampler.sample()] == 1).all()
+
+
+def _turns_slot_by_slot(counts, n):
+    # the weighted turns as the sampler drew them before round 15, one slot at a time
+    counts = np.asarray(counts, dtype=np.int64)
+    credit, total, out = np.zeros(len(counts), dtype=np.int64), int(counts.sum()), []
+    for _ in range(n):
+        credit += counts
+        k = int(np.argmax(credit))
+        credit[k] -= total
+        out.append(k)
+    return np.array(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=2, max_size=7).filter(lambda c: sum(c) > 0))
+def test_weighted_turns_cycle_repeats_the_slot_by_slot_turns(counts):
+    cycle = weighted_turns(counts)
+    per_cycle = np.bincount(cycle, minlength=len(counts)) * (sum(counts) // len(cycle))
+    np.testing.assert_array_equal(per_cycle, counts)
+    n = 3 * sum(counts) + 5
+    np.testing.assert_array_equal(np.resize(cycle, n), _turns_slot_by_slot(counts, n))
 
 
 def test_probe_equal_class_counts_are_the_plain_turns():
