@@ -149,6 +149,11 @@ class ProbeSampler:
             if len(np.unique(counts)) > 1:  # equal counts: the plain turns
                 self._counts = counts.astype(np.int64)
 
+    def __getstate__(self):
+        # the cycle is a cache (as long as the noisy rows, for probe_prior="given"):
+        # rebuilt on the next batch rather than pickled with every fitted model
+        return {**self.__dict__, "_cycle": None}
+
     def _take(self, k: int, n: int) -> np.ndarray:
         out = []
         while n > 0:

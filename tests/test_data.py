@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -226,6 +228,16 @@ def test_weighted_turns_cycle_repeats_the_slot_by_slot_turns(counts):
     np.testing.assert_array_equal(per_cycle, counts)
     n = 3 * sum(counts) + 5
     np.testing.assert_array_equal(np.resize(cycle, n), _turns_slot_by_slot(counts, n))
+
+
+def test_weighted_sampler_pickles_without_its_cycle_and_goes_on_the_same():
+    y = np.repeat([0, 1, 2], [3, 5, 4])
+    sampler = ProbeSampler(y, 4, np.random.default_rng(8), class_counts=[3, 7, 5])
+    sampler.sample()
+    copy = pickle.loads(pickle.dumps(sampler))
+    assert sampler._cycle is not None and copy._cycle is None
+    for _ in range(9):
+        np.testing.assert_array_equal(copy.sample(), sampler.sample())
 
 
 def test_probe_equal_class_counts_are_the_plain_turns():
