@@ -15,12 +15,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ds_rawmix as mix  # noqa: E402
 import scratch  # noqa: E402
-
-import sk_ieg.step as step  # noqa: E402
-
-committed_evidence, committed_pool = step.with_label_evidence, step._mixup_pool
-last = {}
 
 
 def capped(transition):
@@ -31,22 +28,9 @@ def capped(transition):
     return t
 
 
-def with_label_evidence(raw, labels, transition):
-    out = committed_evidence(raw, labels, transition)
-    last.update(raw=raw, labels=labels, transition=transition, posterior=out)
-    return out
-
-
-def mixup_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size, generator):
-    if guesses is last.get("posterior") and last["transition"] is not None:
-        guesses = committed_evidence(last["raw"], last["labels"], capped(last["transition"]))
-    return committed_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size,
-                          generator)
-
-
 def patch():
-    step.with_label_evidence = with_label_evidence
-    step._mixup_pool = mixup_pool
+    mix.patch(lambda: mix.committed_evidence(mix.last["raw"], mix.last["labels"],
+                                             capped(mix.last["transition"])))
 
 
 scratch.run("SK_IEG_CAPMIX", patch)

@@ -17,25 +17,31 @@ import scratch  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
 
 committed_evidence, committed_pool = step.with_label_evidence, step._mixup_pool
-last = {}
+last = {}  # the step's latest guesses, labels, transition and posterior
 
 
 def with_label_evidence(raw, labels, transition):
     out = committed_evidence(raw, labels, transition)
-    last.update(raw=raw, posterior=out)
+    last.update(raw=raw, labels=labels, transition=transition, posterior=out)
     return out
 
 
-def mixup_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size, generator):
-    if guesses is last.get("posterior"):
-        guesses = last["raw"]
-    return committed_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size,
-                          generator)
+def patched_pool(targets):
+    """A ``_mixup_pool`` whose noisy rows' targets are ``targets()`` where the step passes
+    the posterior (``ds_capmix.py`` passes another)."""
+    def mixup_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size,
+                   generator):
+        if guesses is last.get("posterior") and last["transition"] is not None:
+            guesses = targets()
+        return committed_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong,
+                              size, generator)
+    return mixup_pool
 
 
-def patch():
+def patch(targets=lambda: last["raw"]):
     step.with_label_evidence = with_label_evidence
-    step._mixup_pool = mixup_pool
+    step._mixup_pool = patched_pool(targets)
 
 
-scratch.run("SK_IEG_RAWMIX", patch)
+if __name__ == "__main__":
+    scratch.run("SK_IEG_RAWMIX", patch)
