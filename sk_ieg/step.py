@@ -257,7 +257,6 @@ def _probe_logit_changes(module, params, buffers, x_weak, probes, seed):
         return functional_forward(module, p, {k: b.clone() for k, b in buffers.items()}, inputs)
 
     device, changes = x_weak.device, []
-    primals = {k: p.detach() for k, p in params.items()}
     for xp, yp, wp in probes:
         with _module_rng(device, seed):
             per_row = F.cross_entropy(forward(params, xp), yp, reduction="none")
@@ -266,7 +265,7 @@ def _probe_logit_changes(module, params, buffers, x_weak, probes, seed):
         tangents = {k: torch.zeros_like(p) if g is None else g
                     for (k, p), g in zip(params.items(), grads)}
         with _module_rng(device, seed + 1):
-            logits, change = primal_and_jvp(lambda p: forward(p, x_weak), primals, tangents)
+            logits, change = primal_and_jvp(lambda p: forward(p, x_weak), params, tangents)
         changes.append(change.detach())
     return logits.detach(), changes
 
