@@ -33,4 +33,5 @@ def patch():
                                              capped(mix.last["transition"])))
 
 
-scratch.run("SK_IEG_CAPMIX", patch)
+if __name__ == "__main__":
+    scratch.run("SK_IEG_CAPMIX", patch)
