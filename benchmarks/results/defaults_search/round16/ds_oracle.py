@@ -1,0 +1,95 @@
+"""Round 16 diagnostic runner: ``defaults_search.py`` with the step told which given labels
+are wrong (the bench split's true labels), to find where IEG loses against its own step
+on the right rows alone (``oracle_ieg.py``). ``SK_IEG_ORACLE`` picks what it is told:
+
+- ``sup``: the supervised term is plain cross-entropy on the batch's right rows only
+  (the wrong rows add nothing there); consistency, early-learning and mixup terms, the
+  meta step and the guesses are the committed code's.
+- ``post``: the guesses after the label evidence are exact about the label: one-hot on
+  the given label for right rows, the raw guesses (the label carries no evidence) for
+  wrong rows. Everything downstream (relabeling, the meta step, mixup targets) uses them.
+- ``both``: ``sup`` and ``post``.
+- ``supall``: as ``sup``, but the right rows' cross-entropy is summed and divided by the
+  batch size (all rows), not by the number of right rows: the supervised term's scale
+  then is the right rows' share of the batch.
+- ``lam``: the relabel coefficients are exact (1 for right rows: their given label; 0
+  for wrong rows: their guess); the weighted term, the weights and the guesses are the
+  committed code's.
+- ``lamonly``: as ``lam``, without the weighted term (the supervised term is the
+  relabeled half alone, ``mean_i CE(t_i(lambda), z_i)``).
+
+A diagnostic, not a method: the step cannot know which labels are wrong.
+
+    SK_IEG_ORACLE=sup python ds_oracle.py --dataset digits ... --name orsup --out F
+"""
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import scratch  # noqa: E402
+
+import sk_ieg.bench.runner as runner  # noqa: E402
+import sk_ieg.estimator as estimator  # noqa: E402
+import sk_ieg.step as step  # noqa: E402
+
+_state = {"wrong": None, "batch": None}
+
+
+def patch():
+    mode = os.environ["SK_IEG_ORACLE"]
+    fit_method = runner._fit_ieg_method
+    train_step_single = estimator.IEGClassifier.train_step_single
+    supervised_loss = step.supervised_loss
+    with_label_evidence = step.with_label_evidence
+
+    def fit_told(method, data, *args, **kwargs):
+        _state["wrong"] = torch.as_tensor(data.y != data.y_true)
+        return fit_method(method, data, *args, **kwargs)
+
+    def step_told(self, batch, **fit_params):
+        _state["batch"] = _state["wrong"][torch.as_tensor(batch[1])[:, 1].cpu()].to(self.device)
+        try:
+            return train_step_single(self, batch, **fit_params)
+        finally:
+            _state["batch"] = None
+
+    def sup(logits, labels, guesses, **kwargs):
+        wrong = _state["batch"]
+        if wrong is None:
+            return supervised_loss(logits, labels, guesses, **kwargs)
+        right = ~wrong
+        if not right.any():
+            return logits.sum() * 0
+        ce = F.cross_entropy(logits[right], labels[right].argmax(1))
+        return ce * right.float().mean() if mode == "supall" else ce
+
+    def exact_lam(logits, labels, guesses, *, lam, **kwargs):
+        wrong = _state["batch"]
+        if wrong is not None:
+            lam = (~wrong).to(lam.dtype)
+        if mode == "lamonly" and wrong is not None:
+            return supervised_loss(logits, labels, guesses, lam=lam,
+                                   **{**kwargs, "reweight": False})
+        return supervised_loss(logits, labels, guesses, lam=lam, **kwargs)
+
+    def post(guesses, labels, transition):
+        wrong = _state["batch"]
+        if wrong is None:
+            return with_label_evidence(guesses, labels, transition)
+        return torch.where(wrong[:, None], guesses, labels.to(guesses.dtype))
+
+    runner._fit_ieg_method = fit_told
+    estimator.IEGClassifier.train_step_single = step_told
+    if mode in ("sup", "both", "supall"):
+        step.supervised_loss = sup
+    if mode in ("lam", "lamonly"):
+        step.supervised_loss = exact_lam
+    if mode in ("post", "both"):
+        step.with_label_evidence = post
+
+
+scratch.run("SK_IEG_ORACLE", patch)
