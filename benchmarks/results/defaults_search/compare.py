@@ -1,7 +1,14 @@
 """Shared by the rounds' ``summary.py`` scripts (rounds 7 and 8): load the records of a
-round and print one variant against a reference, per configuration, on the seeds both ran."""
+round and print one variant against a reference, per configuration, on the seeds both ran.
+
+    python benchmarks/results/defaults_search/compare.py ROUND
+
+prints every variant of folder ``ROUND`` (e.g. ``round16``) against today's defaults,
+round 14's ``guard`` records (the package's fits since af7f53c), on the same splits."""
 import json
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 
 def key(r):
@@ -87,3 +94,10 @@ def references(files, names):
         for k, seeds in runs.get(name, {}).items():
             merged.setdefault(k, {}).update(seeds)
     return merged
+
+
+if __name__ == "__main__":
+    HERE = Path(__file__).parent
+    print_round(HERE / sys.argv[1],
+                references([HERE / "round14" / f for f in ("tab.jsonl", "f10k.jsonl",
+                                                           "c10n.jsonl")], ("guard",)))
