@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 CONFIGS = (("digits", "plain_mlp", 0.8), ("fashion_mnist", "small_cnn", 0.4),
-           ("fashion_mnist", "small_cnn", 0.8))
+           ("fashion_mnist", "small_cnn", 0.8), ("pmlb:magic", "default", 0.6))
 ROWS = ("default", "oracle_drop", "oracle_ieg", "orsup", "orsupall", "orboth", "orpost",
         "orlam", "orlamonly")
 
