@@ -23,14 +23,14 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scratch  # noqa: E402
+from rows import batch_posterior  # noqa: E402
 
 import sk_ieg.estimator as estimator  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
-from sk_ieg.losses import with_label_evidence  # noqa: E402
 
 _state = {"agree": None}
 
@@ -41,15 +41,8 @@ def patch():
     train_step_single = estimator.IEGClassifier.train_step_single
 
     def with_agreement(self, batch, **fit_params):
-        state = self.ieg_state_
-        yi = torch.as_tensor(batch[1]).to(self.device)
-        y, rows = yi[:, 0], yi[:, 1]
-        guess = state.stats.guess[rows]
-        labels = F.one_hot(y, guess.shape[1]).to(guess.dtype)
-        transition = state.transition if self.noise_transition else None
-        posterior = with_label_evidence(guess, labels, transition)
-        seen = state.stats.visits[rows] > 0
-        _state["agree"] = ((posterior.argmax(1) == y) | ~seen).to(guess.dtype)
+        y, posterior, seen = batch_posterior(self, batch)
+        _state["agree"] = ((posterior.argmax(1) == y) | ~seen).to(posterior.dtype)
         try:
             return train_step_single(self, batch, **fit_params)
         finally:

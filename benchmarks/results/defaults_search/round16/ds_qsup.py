@@ -22,14 +22,15 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scratch  # noqa: E402
+from rows import batch_posterior  # noqa: E402
 
 import sk_ieg.estimator as estimator  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
-from sk_ieg.losses import soft_cross_entropy, with_label_evidence  # noqa: E402
+from sk_ieg.losses import soft_cross_entropy  # noqa: E402
 
 _state = {"q": None, "seen": None}
 
@@ -39,16 +40,9 @@ def patch():
     train_step_single = estimator.IEGClassifier.train_step_single
 
     def with_running(self, batch, **fit_params):
-        state = self.ieg_state_
-        yi = torch.as_tensor(batch[1]).to(self.device)
-        y, rows = yi[:, 0], yi[:, 1]
-        guess = state.stats.guess[rows]
-        labels = F.one_hot(y, guess.shape[1]).to(guess.dtype)
-        transition = state.transition if self.noise_transition else None
-        norm = guess.sum(1, keepdim=True).clamp_min(1e-30)
-        posterior = with_label_evidence(guess / norm, labels, transition)
-        _state["q"] = (posterior * labels).sum(1)
-        _state["seen"] = state.stats.visits[rows] > 0
+        y, posterior, seen = batch_posterior(self, batch)
+        _state["q"] = posterior.gather(1, y[:, None])[:, 0]
+        _state["seen"] = seen
         try:
             return train_step_single(self, batch, **fit_params)
         finally:
