@@ -3,7 +3,8 @@ the committed step until epoch ``ceil(SK_IEG_FREEZE * max_epochs)``; there each 
 row's posterior probability that its label is right, ``q_i`` (from its running guesses
 under the estimated transition, as ``label_quality_``), is computed once and kept; from
 then on the supervised term is ``sum_i m_i CE(y_i, z_i) / sum_i m_i`` over the batch, with
-``m = q`` (``SK_IEG_FREEZE_MASK=soft``) or ``m = [q >= 0.5]`` (``hard``). Consistency,
+``m = q`` (``SK_IEG_FREEZE_MASK=soft``) or ``m = [q >= 0.5]`` (``hard``; ``hard0.9``:
+``m = [q >= 0.9]``). Consistency,
 early-learning and mixup terms and the meta step are the committed code's.
 
 ``ds_qsup.py`` used ``q`` in the loss from the start, and the fit confirmed its own early
@@ -33,7 +34,9 @@ _state = {"q": None, "batch": None, "right": None}
 
 def patch():
     share = float(os.environ["SK_IEG_FREEZE"])
-    hard = os.environ.get("SK_IEG_FREEZE_MASK", "soft") == "hard"
+    mask = os.environ.get("SK_IEG_FREEZE_MASK", "soft")
+    hard = mask.startswith("hard")
+    threshold = float(mask[4:] or 0.5) if hard else 0.5
     train_step_single = estimator.IEGClassifier.train_step_single
     supervised_loss = step.supervised_loss
 
@@ -46,7 +49,7 @@ def patch():
         transition = state.transition if net.noise_transition else None
         q = (with_label_evidence(guess, labels, transition) * labels).sum(1)
         q = torch.where(state.stats.visits > 0, q, torch.ones_like(q))
-        return (q >= 0.5).to(q.dtype) if hard else q
+        return (q >= threshold).to(q.dtype) if hard else q
 
     def with_mask(self, batch, **fit_params):
         if _state["q"] is None and len(self.history) > math.ceil(share * self.max_epochs):
@@ -70,7 +73,7 @@ def patch():
 
     def report(net, q):
         right = _state["right"]  # the bench passes the trusted rows apart: rows align
-        kept = (q >= 0.5).cpu().numpy()
+        kept = (q >= 0.5).cpu().numpy() if not hard else (q > 0).cpu().numpy()
         print(f"freeze at epoch {len(net.history)}: precision {right[kept].mean():.3f}, "
               f"recall {kept[right].mean():.3f}", file=sys.stderr)
 
