@@ -12,6 +12,8 @@ on the right rows alone (``oracle_ieg.py``). ``SK_IEG_ORACLE`` picks what it is 
 - ``supall``: as ``sup``, but the right rows' cross-entropy is summed and divided by the
   batch size (all rows), not by the number of right rows: the supervised term's scale
   then is the right rows' share of the batch.
+- ``suplate``: as ``sup``, but only from epoch ``ceil(SK_IEG_ORACLE_FROM * max_epochs)``
+  on (the committed step before), as ``ds_freeze.py`` switches its detector on.
 - ``lam``: the relabel coefficients are exact (1 for right rows: their given label; 0
   for wrong rows: their guess); the weighted term, the weights and the guesses are the
   committed code's.
@@ -22,6 +24,7 @@ A diagnostic, not a method: the step cannot know which labels are wrong.
 
     SK_IEG_ORACLE=sup python ds_oracle.py --dataset digits ... --name orsup --out F
 """
+import math
 import os
 import sys
 from pathlib import Path
@@ -52,6 +55,9 @@ def patch():
 
     def step_told(self, batch, **fit_params):
         _state["batch"] = _state["wrong"][torch.as_tensor(batch[1])[:, 1].cpu()].to(self.device)
+        if mode == "suplate" and len(self.history) <= math.ceil(
+                float(os.environ["SK_IEG_ORACLE_FROM"]) * self.max_epochs):
+            _state["batch"] = None
         try:
             return train_step_single(self, batch, **fit_params)
         finally:
@@ -84,7 +90,7 @@ def patch():
 
     runner._fit_ieg_method = fit_told
     estimator.IEGClassifier.train_step_single = step_told
-    if mode in ("sup", "both", "supall"):
+    if mode in ("sup", "both", "supall", "suplate"):
         step.supervised_loss = sup
     if mode in ("lam", "lamonly"):
         step.supervised_loss = exact_lam
