@@ -4,8 +4,8 @@ row's posterior probability that its label is right, ``q_i`` (from its running g
 under the estimated transition, as ``label_quality_``), is computed once and kept; from
 then on the supervised term is ``sum_i m_i CE(y_i, z_i) / sum_i m_i`` over the batch, with
 ``m = q`` (``SK_IEG_FREEZE_MASK=soft``) or ``m = [q >= 0.5]`` (``hard``; ``hard0.9``:
-``m = [q >= 0.9]``). Consistency,
-early-learning and mixup terms and the meta step are the committed code's.
+``m = [q >= 0.9]``; ``tri``: 1 where ``q >= 0.9``, 0 where ``q <= 0.1``, ``q`` between).
+Consistency, early-learning and mixup terms and the meta step are the committed code's.
 
 ``ds_qsup.py`` used ``q`` in the loss from the start, and the fit confirmed its own early
 mistakes (0.916 / 0.898 on digits plain MLP 80%); frozen after a committed warm-up, as
@@ -49,6 +49,8 @@ def patch():
         transition = state.transition if net.noise_transition else None
         q = (with_label_evidence(guess, labels, transition) * labels).sum(1)
         q = torch.where(state.stats.visits > 0, q, torch.ones_like(q))
+        if mask == "tri":
+            return torch.where(q >= 0.9, torch.ones_like(q), torch.where(q <= 0.1, 0 * q, q))
         return (q >= threshold).to(q.dtype) if hard else q
 
     def with_mask(self, batch, **fit_params):
