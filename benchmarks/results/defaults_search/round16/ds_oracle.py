@@ -14,6 +14,9 @@ on the right rows alone (``oracle_ieg.py``). ``SK_IEG_ORACLE`` picks what it is 
   then is the right rows' share of the batch.
 - ``suplate``: as ``sup``, but only from epoch ``ceil(SK_IEG_ORACLE_FROM * max_epochs)``
   on (the committed step before), as ``ds_freeze.py`` switches its detector on.
+- ``supnomix``: as ``sup``, and the wrong rows (both views) left out of the mixup pool.
+- ``supnocons``: as ``sup``, and the wrong rows left out of the consistency term (its
+  KL summed over the right rows, divided by the batch size).
 - ``lam``: the relabel coefficients are exact (1 for right rows: their given label; 0
   for wrong rows: their guess); the weighted term, the weights and the guesses are the
   committed code's.
@@ -48,6 +51,7 @@ def patch():
     train_step_single = estimator.IEGClassifier.train_step_single
     supervised_loss = step.supervised_loss
     with_label_evidence = step.with_label_evidence
+    mixup_pool, kl_consistency = step._mixup_pool, step.kl_consistency
 
     def fit_told(method, data, *args, **kwargs):
         _state["wrong"] = torch.as_tensor(data.y != data.y_true)
@@ -90,7 +94,32 @@ def patch():
 
     runner._fit_ieg_method = fit_told
     estimator.IEGClassifier.train_step_single = step_told
-    if mode in ("sup", "both", "supall", "suplate"):
+    def pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size, generator):
+        wrong = _state["batch"]
+        if wrong is not None:
+            keep = ~wrong
+            if n_strong:
+                x_strong = x_strong.view(n_strong, len(x_weak), *x_weak.shape[1:])
+                x_strong = x_strong[:, keep].reshape(-1, *x_weak.shape[1:])
+            x_weak, guesses = x_weak[keep], guesses[keep]
+        return mixup_pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size,
+                          generator)
+
+    def consistency(logits_weak, logits_strong):
+        wrong = _state["batch"]
+        if wrong is None:
+            return kl_consistency(logits_weak, logits_strong)
+        log_p = F.log_softmax(logits_weak.detach(), dim=-1)
+        log_q = F.log_softmax(logits_strong, dim=-1)
+        per_row = (log_p.exp() * (log_p - log_q)).sum(dim=-1)
+        keep = (~wrong).repeat(len(per_row) // len(wrong)).to(per_row.dtype)
+        return (per_row * keep).mean()
+
+    if mode == "supnomix":
+        step._mixup_pool = pool
+    if mode == "supnocons":
+        step.kl_consistency = consistency
+    if mode in ("sup", "both", "supall", "suplate", "supnomix", "supnocons"):
         step.supervised_loss = sup
     if mode in ("lam", "lamonly"):
         step.supervised_loss = exact_lam
