@@ -19,15 +19,15 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scratch  # noqa: E402
+from rows import record_truth, row_posterior  # noqa: E402
 
-import sk_ieg.bench.runner as runner  # noqa: E402
 import sk_ieg.estimator as estimator  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
-from sk_ieg.losses import soft_cross_entropy, with_label_evidence  # noqa: E402
+from sk_ieg.losses import soft_cross_entropy  # noqa: E402
 
 _state = {"q": None, "batch": None, "right": None}
 
@@ -42,13 +42,10 @@ def patch():
 
     def frozen_q(net):
         state = net.ieg_state_
-        guess = state.stats.guess
-        guess = guess / guess.sum(1, keepdim=True).clamp_min(1e-30)
-        given = torch.as_tensor(state.rows.labels, device=guess.device)
-        labels = F.one_hot(given, guess.shape[1]).to(guess.dtype)
-        transition = state.transition if net.noise_transition else None
-        q = (with_label_evidence(guess, labels, transition) * labels).sum(1)
-        q = torch.where(state.stats.visits > 0, q, torch.ones_like(q))
+        given = torch.as_tensor(state.rows.labels, device=state.stats.guess.device)
+        posterior, seen = row_posterior(net, slice(None), given)
+        q = posterior.gather(1, given[:, None])[:, 0]
+        q = torch.where(seen, q, torch.ones_like(q))
         if mask == "tri":
             return torch.where(q >= 0.9, torch.ones_like(q), torch.where(q <= 0.1, 0 * q, q))
         return (q >= threshold).to(q.dtype) if hard else q
@@ -80,13 +77,7 @@ def patch():
               f"recall {kept[right].mean():.3f}", file=sys.stderr)
 
     if os.environ.get("SK_IEG_FREEZE_REPORT"):
-        fit_method = runner._fit_ieg_method
-
-        def fit_told(method, data, *args, **kwargs):
-            _state["right"] = data.y == data.y_true
-            return fit_method(method, data, *args, **kwargs)
-
-        runner._fit_ieg_method = fit_told
+        record_truth(_state)
     estimator.IEGClassifier.train_step_single = with_mask
     step.supervised_loss = masked
 

@@ -36,29 +36,26 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scratch  # noqa: E402
+from rows import record_truth  # noqa: E402
 
-import sk_ieg.bench.runner as runner  # noqa: E402
 import sk_ieg.estimator as estimator  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
 
-_state = {"wrong": None, "batch": None}
+_state = {"right": None, "batch": None}
 
 
 def patch():
     mode = os.environ["SK_IEG_ORACLE"]
-    fit_method = runner._fit_ieg_method
     train_step_single = estimator.IEGClassifier.train_step_single
     supervised_loss = step.supervised_loss
     with_label_evidence = step.with_label_evidence
     mixup_pool, kl_consistency = step._mixup_pool, step.kl_consistency
 
-    def fit_told(method, data, *args, **kwargs):
-        _state["wrong"] = torch.as_tensor(data.y != data.y_true)
-        return fit_method(method, data, *args, **kwargs)
-
     def step_told(self, batch, **fit_params):
-        _state["batch"] = _state["wrong"][torch.as_tensor(batch[1])[:, 1].cpu()].to(self.device)
+        rows = torch.as_tensor(batch[1])[:, 1].cpu()
+        _state["batch"] = ~torch.as_tensor(_state["right"])[rows].to(self.device)
         if mode == "suplate" and len(self.history) <= math.ceil(
                 float(os.environ["SK_IEG_ORACLE_FROM"]) * self.max_epochs):
             _state["batch"] = None
@@ -92,7 +89,7 @@ def patch():
             return with_label_evidence(guesses, labels, transition)
         return torch.where(wrong[:, None], guesses, labels.to(guesses.dtype))
 
-    runner._fit_ieg_method = fit_told
+    record_truth(_state)
     estimator.IEGClassifier.train_step_single = step_told
     def pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size, generator):
         wrong = _state["batch"]

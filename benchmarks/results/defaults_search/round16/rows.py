@@ -1,22 +1,43 @@
-"""Shared by round 16's ``ds_filter.py`` and ``ds_qsup.py``: what a fit's running row
-statistics say about a training batch's labels."""
+"""Shared by round 16's scratch runners: what a fit's running row statistics say about
+its noisy rows' labels (``ds_filter.py``, ``ds_qsup.py``, ``ds_freeze.py``), and the
+bench split's truth about them (``ds_oracle.py``, ``ds_freeze.py``)."""
 import torch
 import torch.nn.functional as F
 
+import sk_ieg.bench.runner as runner
 from sk_ieg.losses import with_label_evidence
 
 
-def batch_posterior(net, batch):
-    """``(y, posterior, seen)`` for the noisy rows of training ``batch``: their encoded
-    labels, the posterior of their running guesses (``RowStatistics``) given the label
-    under the fit's estimated transition (as ``label_quality_`` and
-    ``corrected_labels_``), and whether each row has been visited yet."""
+def row_posterior(net, rows, y):
+    """``(posterior, seen)`` for noisy rows ``rows`` with encoded labels ``y``: the
+    posterior of their running guesses (``RowStatistics``) given the label under the fit's
+    estimated transition (as ``label_quality_`` and ``corrected_labels_``), and whether
+    each row has been visited yet."""
     state = net.ieg_state_
-    yi = torch.as_tensor(batch[1]).to(net.device)
-    y, rows = yi[:, 0], yi[:, 1]
     guess = state.stats.guess[rows]
     labels = F.one_hot(y, guess.shape[1]).to(guess.dtype)
     transition = state.transition if net.noise_transition else None
     norm = guess.sum(1, keepdim=True).clamp_min(1e-30)
     posterior = with_label_evidence(guess / norm, labels, transition)
-    return y, posterior, state.stats.visits[rows] > 0
+    return posterior, state.stats.visits[rows] > 0
+
+
+def batch_posterior(net, batch):
+    """``(y, posterior, seen)`` for the noisy rows of training ``batch``: their encoded
+    labels and :func:`row_posterior`."""
+    yi = torch.as_tensor(batch[1]).to(net.device)
+    y, rows = yi[:, 0], yi[:, 1]
+    return (y, *row_posterior(net, rows, y))
+
+
+def record_truth(store):
+    """Make the bench's IEG fits put in ``store["right"]`` whether each noisy row's given
+    label is right (a numpy bool array aligned with the rows the fit sees: the bench
+    passes the trusted rows apart). A diagnostic: the step itself never sees it."""
+    fit_method = runner._fit_ieg_method
+
+    def fit_told(method, data, *args, **kwargs):
+        store["right"] = data.y == data.y_true
+        return fit_method(method, data, *args, **kwargs)
+
+    runner._fit_ieg_method = fit_told
