@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scratch  # noqa: E402
+from rows import around_train_step  # noqa: E402
 
-import sk_ieg.estimator as estimator  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
 
 _state = {"labels": None, "mean": None, "target": None}
@@ -28,7 +29,6 @@ _state = {"labels": None, "mean": None, "target": None}
 def patch():
     decay = float(os.environ["SK_IEG_ALIGN"])
     guess_labels = step.guess_labels
-    train_step_single = estimator.IEGClassifier.train_step_single
 
     def aligned(logits_views, *, temperature=0.5, normalize=True):
         g = guess_labels(logits_views, temperature=temperature, normalize=normalize)
@@ -45,16 +45,11 @@ def patch():
         g = g * (_state["target"] / _state["mean"].clamp_min(1e-6))
         return g / g.sum(-1, keepdim=True)
 
-    def with_labels(self, batch, **fit_params):
-        yi = batch[1]
-        _state["labels"] = torch.as_tensor(yi)[:, 0].to(self.device)
-        try:
-            return train_step_single(self, batch, **fit_params)
-        finally:
-            _state["labels"] = None
+    def labels(net, batch):
+        _state["labels"] = torch.as_tensor(batch[1])[:, 0].to(net.device)
 
     step.guess_labels = aligned
-    estimator.IEGClassifier.train_step_single = with_labels
+    around_train_step(labels, _state, ("labels",))
 
 
 scratch.run("SK_IEG_ALIGN", patch)

@@ -27,9 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scratch  # noqa: E402
-from rows import batch_posterior  # noqa: E402
+from rows import around_train_step, batch_posterior  # noqa: E402
 
-import sk_ieg.estimator as estimator  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
 
 _state = {"agree": None}
@@ -38,15 +37,10 @@ _state = {"agree": None}
 def patch():
     mode = os.environ["SK_IEG_FILTER"]
     meta_step = step.meta_step
-    train_step_single = estimator.IEGClassifier.train_step_single
 
-    def with_agreement(self, batch, **fit_params):
-        y, posterior, seen = batch_posterior(self, batch)
+    def agreement(net, batch):
+        y, posterior, seen = batch_posterior(net, batch)
         _state["agree"] = ((posterior.argmax(1) == y) | ~seen).to(posterior.dtype)
-        try:
-            return train_step_single(self, batch, **fit_params)
-        finally:
-            _state["agree"] = None
 
     def filtered(*args, config, **kwargs):
         m = _state["agree"]
@@ -63,7 +57,7 @@ def patch():
         return omega, lam, probe_loss
 
     step.meta_step = filtered
-    estimator.IEGClassifier.train_step_single = with_agreement
+    around_train_step(agreement, _state, ("agree",))
 
 
 scratch.run("SK_IEG_FILTER", patch)

@@ -23,9 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scratch  # noqa: E402
-from rows import record_truth, row_posterior  # noqa: E402
+from rows import around_train_step, record_truth, row_posterior  # noqa: E402
 
-import sk_ieg.estimator as estimator  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
 from sk_ieg.losses import soft_cross_entropy  # noqa: E402
 
@@ -37,7 +36,6 @@ def patch():
     mask = os.environ.get("SK_IEG_FREEZE_MASK", "soft")
     hard = mask.startswith("hard")
     threshold = float(mask[4:] or 0.5) if hard else 0.5
-    train_step_single = estimator.IEGClassifier.train_step_single
     supervised_loss = step.supervised_loss
 
     def frozen_q(net):
@@ -50,18 +48,14 @@ def patch():
             return torch.where(q >= 0.9, torch.ones_like(q), torch.where(q <= 0.1, 0 * q, q))
         return (q >= threshold).to(q.dtype) if hard else q
 
-    def with_mask(self, batch, **fit_params):
-        if _state["q"] is None and len(self.history) > math.ceil(share * self.max_epochs):
-            _state["q"] = frozen_q(self)
+    def batch_mask(net, batch):
+        if _state["q"] is None and len(net.history) > math.ceil(share * net.max_epochs):
+            _state["q"] = frozen_q(net)
             if _state["right"] is not None:
-                report(self, _state["q"])
+                report(net, _state["q"])
         if _state["q"] is not None:
             rows = torch.as_tensor(batch[1])[:, 1].to(_state["q"].device)
             _state["batch"] = _state["q"][rows]
-        try:
-            return train_step_single(self, batch, **fit_params)
-        finally:
-            _state["batch"] = None
 
     def masked(logits, labels, guesses, **kwargs):
         m = _state["batch"]
@@ -78,7 +72,7 @@ def patch():
 
     if os.environ.get("SK_IEG_FREEZE_REPORT"):
         record_truth(_state)
-    estimator.IEGClassifier.train_step_single = with_mask
+    around_train_step(batch_mask, _state, ("batch",))
     step.supervised_loss = masked
 
 

@@ -38,9 +38,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scratch  # noqa: E402
-from rows import record_truth  # noqa: E402
+from rows import around_train_step, record_truth  # noqa: E402
 
-import sk_ieg.estimator as estimator  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
 
 _state = {"right": None, "batch": None}
@@ -48,20 +47,15 @@ _state = {"right": None, "batch": None}
 
 def patch():
     mode = os.environ["SK_IEG_ORACLE"]
-    train_step_single = estimator.IEGClassifier.train_step_single
     supervised_loss = step.supervised_loss
     with_label_evidence = step.with_label_evidence
     mixup_pool, kl_consistency = step._mixup_pool, step.kl_consistency
 
-    def step_told(self, batch, **fit_params):
+    def told(net, batch):
         rows = torch.as_tensor(batch[1])[:, 1].cpu()
-        _state["batch"] = ~torch.as_tensor(_state["right"])[rows].to(self.device)
-        if mode == "suplate" and len(self.history) <= math.ceil(
-                float(os.environ["SK_IEG_ORACLE_FROM"]) * self.max_epochs):
-            _state["batch"] = None
-        try:
-            return train_step_single(self, batch, **fit_params)
-        finally:
+        _state["batch"] = ~torch.as_tensor(_state["right"])[rows].to(net.device)
+        if mode == "suplate" and len(net.history) <= math.ceil(
+                float(os.environ["SK_IEG_ORACLE_FROM"]) * net.max_epochs):
             _state["batch"] = None
 
     def sup(logits, labels, guesses, **kwargs):
@@ -90,7 +84,7 @@ def patch():
         return torch.where(wrong[:, None], guesses, labels.to(guesses.dtype))
 
     record_truth(_state)
-    estimator.IEGClassifier.train_step_single = step_told
+    around_train_step(told, _state, ("batch",))
     def pool(x_probe_weak, x_weak, x_strong, t_probe, guesses, n_strong, size, generator):
         wrong = _state["batch"]
         if wrong is not None:

@@ -26,9 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scratch  # noqa: E402
-from rows import batch_posterior  # noqa: E402
+from rows import around_train_step, batch_posterior  # noqa: E402
 
-import sk_ieg.estimator as estimator  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
 from sk_ieg.losses import soft_cross_entropy  # noqa: E402
 
@@ -37,16 +36,11 @@ _state = {"q": None, "seen": None}
 
 def patch():
     mode = os.environ["SK_IEG_QSUP"]
-    train_step_single = estimator.IEGClassifier.train_step_single
 
-    def with_running(self, batch, **fit_params):
-        y, posterior, seen = batch_posterior(self, batch)
+    def running(net, batch):
+        y, posterior, seen = batch_posterior(net, batch)
         _state["q"] = posterior.gather(1, y[:, None])[:, 0]
         _state["seen"] = seen
-        try:
-            return train_step_single(self, batch, **fit_params)
-        finally:
-            _state["q"] = _state["seen"] = None
 
     def weighted(logits, labels, guesses, **_):
         q = (guesses * labels).sum(1)
@@ -58,7 +52,7 @@ def patch():
 
     step.supervised_loss = weighted
     if mode == "run":
-        estimator.IEGClassifier.train_step_single = with_running
+        around_train_step(running, _state, ("q", "seen"))
 
 
 scratch.run("SK_IEG_QSUP", patch)

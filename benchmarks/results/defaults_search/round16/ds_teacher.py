@@ -22,43 +22,38 @@ import torch
 from torch.func import functional_call
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scratch  # noqa: E402
+from rows import around_train_step  # noqa: E402
 
-import sk_ieg.estimator as estimator  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
 
-_pending = []
+_state = {"teacher": None}
 
 
 def patch():
     mode = os.environ["SK_IEG_TEACHER"]
     guess_labels = step.guess_labels
-    train_step_single = estimator.IEGClassifier.train_step_single
 
     def teacher_guesses(logits_views, *, temperature=0.5, normalize=True):
-        if not _pending:  # the epoch-end check, or no average yet
+        teacher, _state["teacher"] = _state["teacher"], None
+        if teacher is None:  # the epoch-end check, or no average yet
             return guess_labels(logits_views, temperature=temperature, normalize=normalize)
-        teacher = _pending.pop().to(logits_views.dtype)[None]
+        teacher = teacher.to(logits_views.dtype)[None]
         views = teacher if mode == "only" else torch.cat([logits_views, teacher])
         return guess_labels(views, temperature=temperature, normalize=normalize)
 
-    def with_teacher(self, batch, **fit_params):
-        average = self.ieg_state_.average
-        _pending.clear()
+    def teacher(net, batch):
+        average = net.ieg_state_.average
         if average is not None:
-            x = batch[0].to(self.device) if torch.is_tensor(batch[0]) else \
-                torch.as_tensor(batch[0], device=self.device)
+            x = torch.as_tensor(batch[0]).to(net.device)
             with torch.no_grad():
-                self.module_.eval()
-                _pending.append(functional_call(self.module_, average, (x,)))
-                self.module_.train()
-        try:
-            return train_step_single(self, batch, **fit_params)
-        finally:
-            _pending.clear()
+                net.module_.eval()
+                _state["teacher"] = functional_call(net.module_, average, (x,))
+                net.module_.train()
 
     step.guess_labels = teacher_guesses
-    estimator.IEGClassifier.train_step_single = with_teacher
+    around_train_step(teacher, _state, ("teacher",))
 
 
 scratch.run("SK_IEG_TEACHER", patch)

@@ -1,10 +1,12 @@
 """Shared by round 16's scratch runners: what a fit's running row statistics say about
-its noisy rows' labels (``ds_filter.py``, ``ds_qsup.py``, ``ds_freeze.py``), and the
-bench split's truth about them (``ds_oracle.py``, ``ds_freeze.py``)."""
+its noisy rows' labels (``ds_filter.py``, ``ds_qsup.py``, ``ds_freeze.py``), the bench
+split's truth about them (``ds_oracle.py``, ``ds_freeze.py``), and per-step state set
+before each training step (every ``ds_*.py`` of the round that patches a step)."""
 import torch
 import torch.nn.functional as F
 
 import sk_ieg.bench.runner as runner
+import sk_ieg.estimator as estimator
 from sk_ieg.losses import with_label_evidence
 
 
@@ -41,3 +43,21 @@ def record_truth(store):
         return fit_method(method, data, *args, **kwargs)
 
     runner._fit_ieg_method = fit_told
+
+
+def around_train_step(before, state, keys):
+    """Make every training step call ``before(net, batch)`` first (it fills per-step
+    entries of ``state`` for the patched parts of the step to read), and set ``state[k]``
+    back to None for each of ``keys`` after the step, so that nothing outside a training
+    step (the epoch-end checks) sees them."""
+    train_step_single = estimator.IEGClassifier.train_step_single
+
+    def wrapped(self, batch, **fit_params):
+        before(self, batch)
+        try:
+            return train_step_single(self, batch, **fit_params)
+        finally:
+            for k in keys:
+                state[k] = None
+
+    estimator.IEGClassifier.train_step_single = wrapped
