@@ -13,12 +13,15 @@ epoch budget ``E``.
 ``MASK``: ``hard0.5`` / ``hard0.9`` (keep ``q >= t``; mean CE over the batch's kept
 rows) or ``soft`` (``sum q CE / sum q``). The record gets the detector's precision and
 recall for the right labels (``det_precision``, ``det_recall``; a diagnostic, the fit
-never sees the truth).
+never sees the truth), also appended as a JSON line to ``SK_IEG_TWO_REPORT`` when set.
 
     SK_IEG_TWO=0.25,hard0.5 python ds_twophase.py --dataset digits ... --name N --out F
 """
+import dataclasses
+import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from rows import around_train_step  # noqa: E402
 
 import sk_ieg.bench.runner as runner  # noqa: E402
 import sk_ieg.step as step  # noqa: E402
+from sk_ieg.bench.runner import matched_epochs  # noqa: E402
 
 _state = {"q": None, "batch": None}
 
@@ -40,6 +44,8 @@ _state = {"q": None, "batch": None}
 def patch():
     frac, mode = os.environ["SK_IEG_TWO"].split(",")
     frac = float(frac)
+    digits = re.search(r"\d+(\.\d+)?", mode)
+    threshold = float(digits.group()) if digits else 0.5
     fit_method = runner._fit_ieg_method
     supervised_loss = step.supervised_loss
 
@@ -51,12 +57,27 @@ def patch():
         right = data.y == data.y_true
         q = (right.astype(float) if mode == "truth"
              else np.asarray(clf1.label_quality_, dtype=float))
-        kept = q >= (0.5 if mode in ("soft", "truth") else float(mode[4:]))
+        kept = q >= threshold
         record.update(det_precision=float(right[kept].mean()),
                       det_recall=float(kept[right].mean()), phase1_epochs=first,
                       phase1_test=float(np.mean(clf1.predict(data.X_test) == data.y_test)))
-        print("two-phase:", {k: record[k] for k in ("det_precision", "det_recall",
-              "phase1_epochs", "phase1_test")}, file=sys.stderr)
+        report = {k: record[k] for k in ("det_precision", "det_recall", "phase1_epochs",
+                                         "phase1_test")}
+        print("two-phase:", report, file=sys.stderr)
+        if os.environ.get("SK_IEG_TWO_REPORT"):
+            with open(os.environ["SK_IEG_TWO_REPORT"], "a") as f:
+                f.write(json.dumps({"name": os.environ["SK_IEG_TWO"], "seed": net["seed"],
+                                    "data": data.name, "rate": data.info.get("rate"),
+                                    **report}) + "\n")
+        if mode.endswith("first"):  # the first phase alone: its detector's figures
+            return clf1, clf1.history
+        if mode.startswith("drop"):
+            epochs = matched_epochs(total - first, len(data.X), int(kept.sum()),
+                                    net["batch_size"])
+            subset = dataclasses.replace(data, X=data.X[kept], y=data.y[kept],
+                                         y_true=data.y_true[kept])
+            return fit_method(method, subset, record, callbacks,
+                              {**net, "max_epochs": epochs}, **kwargs)
         _state["q"] = torch.as_tensor(q, dtype=torch.float32)
         try:
             return fit_method(method, data, record, callbacks,
@@ -77,7 +98,7 @@ def patch():
         if mode in ("soft", "truth"):
             w = q.to(ce.dtype)
         else:
-            w = (q >= float(mode[4:])).to(ce.dtype)
+            w = (q >= threshold).to(ce.dtype)
         return (w * ce).sum() / w.sum().clamp_min(1.0)
 
     runner._fit_ieg_method = two_phase
