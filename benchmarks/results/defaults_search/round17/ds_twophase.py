@@ -58,11 +58,10 @@ def patch():
         q = (right.astype(float) if mode == "truth"
              else np.asarray(clf1.label_quality_, dtype=float))
         kept = q >= threshold
-        record.update(det_precision=float(right[kept].mean()),
+        report = dict(det_precision=float(right[kept].mean()),
                       det_recall=float(kept[right].mean()), phase1_epochs=first,
                       phase1_test=float(np.mean(clf1.predict(data.X_test) == data.y_test)))
-        report = {k: record[k] for k in ("det_precision", "det_recall", "phase1_epochs",
-                                         "phase1_test")}
+        record.update(report)
         print("two-phase:", report, file=sys.stderr)
         if os.environ.get("SK_IEG_TWO_REPORT"):
             with open(os.environ["SK_IEG_TWO_REPORT"], "a") as f:
@@ -95,10 +94,7 @@ def patch():
         if q is None:
             return supervised_loss(logits, labels, guesses, **kwargs)
         ce = F.cross_entropy(logits, labels.argmax(1), reduction="none")
-        if mode in ("soft", "truth"):
-            w = q.to(ce.dtype)
-        else:
-            w = (q >= threshold).to(ce.dtype)
+        w = (q if mode == "soft" else q >= threshold).to(ce.dtype)  # truth: q is 0/1
         return (w * ce).sum() / w.sum().clamp_min(1.0)
 
     runner._fit_ieg_method = two_phase
